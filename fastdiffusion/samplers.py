@@ -97,7 +97,7 @@ class BrownianNoise:
         s0, s1 = sorted([float(sigma), float(sigma_next)])
         return (self._at(s1) - self._at(s0)) / math.sqrt(s1 - s0)
 
-# %% ../nbs/07_samplers.ipynb #fe0c12a8
+# %% ../nbs/07_samplers.ipynb #dfec5c39
 def _sig(sigma, x):
     "`sigma` (scalar or (B,)) as a (B,) tensor like `x`."
     sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
@@ -121,6 +121,10 @@ class GaussianDenoiser:
         "mu + U diag(f) U^T (x - mu), for per-sample factors `f` (B,D)."
         z = (x.reshape(len(x), -1) - self.mean) @ self.U
         return (self.mean + (z * f) @ self.U.T).reshape(x.shape)
+    @property
+    def radius(self) -> float:
+        "sqrt(trace Sigma): the RMS distance of the data from its mean."
+        return self.lam.sum().sqrt().item()
     def __call__(self, x, sigma): return self._apply(x, self.lam / (self.lam + _sig(sigma, x)[:, None]**2))
     def flow(self, x, sigma_from, sigma_to):
         "Exact PF-ODE solution from `sigma_from` to `sigma_to` (Wang & Vastola 2024, Eq. 8)."
@@ -360,7 +364,7 @@ def sample_dpmpp_3m(model, x, sigmas, extra_args=None, callback=None, disable=No
         D1, D2, h1, h2 = denoised, D1, h, h1
     return x
 
-# %% ../nbs/07_samplers.ipynb #5caad9bd
+# %% ../nbs/07_samplers.ipynb #0a8c2999
 IPNDM_COEFFS = [[1.], [3/2, -1/2], [23/12, -16/12, 5/12], [55/24, -59/24, 37/24, -9/24]]
 
 @torch.no_grad()
@@ -377,20 +381,23 @@ def sample_ipndm(model, x, sigmas, extra_args=None, callback=None, disable=None,
         x = x + (sigmas[i+1] - sigmas[i]) * sum(c * d for c, d in zip(IPNDM_COEFFS[len(ds)-1], ds))
     return x
 
-def sigmas_teleport(n:int, sigma_min:float, sigma_max:float, sigma_skip:float=10., rho:float=5., device=None) -> torch.Tensor:
-    "`sigma_max`, then `n-1` Karras levels from `sigma_skip` to `sigma_min`, then 0: the schedule of `sample_teleport`."
+def sigmas_teleport(n:int, sigma_min:float, sigma_max:float, sigma_skip:float|None=None, rho:float=5., gauss=None, device=None) -> torch.Tensor:
+    "`sigma_max`, then `n-1` Karras levels from `sigma_skip` (default: `gauss.radius`) to `sigma_min`, then 0."
     _check_range(n, sigma_min, sigma_max)
     if n < 2: raise ValueError("`sigmas_teleport` needs n >= 2 (one teleport, then at least one step)")
-    sigma_skip = min(sigma_skip, sigma_max)
-    if sigma_skip < sigma_min: raise ValueError(f"Need sigma_skip >= sigma_min, got {sigma_skip} < {sigma_min}")
+    if sigma_skip is None:
+        if gauss is None: raise ValueError("`sigmas_teleport` needs `sigma_skip` or `gauss` (whose `radius` is the default `sigma_skip`)")
+        sigma_skip = float(gauss.radius)
+    sigma_skip = min(max(sigma_skip, sigma_min), sigma_max)
     rest = sigmas_karras(n - 1, sigma_min, sigma_skip, rho, device='cpu')[:-1]
     return _finish(torch.cat([torch.tensor([float(sigma_max)], dtype=torch.float64), rest]), device)
 
 @torch.no_grad()
 def sample_teleport(model, x, sigmas, extra_args=None, callback=None, disable=None, gauss=None, sampler=None, **opts):
-    "Jump sigmas[0] -> sigmas[1] by the exact PF-ODE of the Gaussian `gauss` (0 NFE), then `sampler` (iPNDM) on the rest."
+    "Jump sigmas[0] -> sigmas[1] by the exact PF-ODE of the Gaussian `gauss` (0 NFE), then `sampler` (iPNDM, order 3) on the rest."
     if gauss is None: raise ValueError("`sample_teleport` needs `gauss=`: a `GaussianDenoiser`, e.g. `GaussianDenoiser.from_data(X)`")
     sigmas, _, _ = _prep(x, sigmas, extra_args)
     x = gauss.flow(x, sigmas[0], sigmas[1])
     if sigmas[1] == 0: return x
-    return (sample_ipndm if sampler is None else sampler)(model, x, sigmas[1:], extra_args=extra_args, callback=callback, disable=disable, **opts)
+    if sampler is None: sampler, opts = sample_ipndm, {'order': 3, **opts}
+    return sampler(model, x, sigmas[1:], extra_args=extra_args, callback=callback, disable=disable, **opts)
