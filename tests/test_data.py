@@ -1,20 +1,26 @@
 "Tests of `fastdiffusion.data` from plain Python processes: MNIST-5k, failing fast offline, clear errors, no nbdev needed."
 import os, subprocess, sys, textwrap
-import numpy as np, pytest, torch
+import numpy as np, pytest
 from PIL import Image
 
 FASHION = 'zalando-datasets/fashion_mnist'
 OFFLINE_CHOICES = "Offline choices: load_images('mnist5k')"
 
-def run_py(code:str, env:dict|None=None, drop=(), timeout:float=120) -> str:
-    "Run `code` with `python -c` in a fresh process (env = ours + `env` - `drop`); return its stdout."
+def start_py(code:str, env:dict|None=None, drop=()) -> subprocess.Popen:
+    "Start `code` with `python -c` in a fresh process (env = ours + `env` - `drop`)."
     e = {k:v for k,v in os.environ.items() if k not in drop}
     e.update({'OMP_NUM_THREADS': '1', **(env or {})})
-    r = subprocess.run([sys.executable, '-c', textwrap.dedent(code)], capture_output=True, text=True, env=e, timeout=timeout)
-    assert r.returncode == 0, f"exit {r.returncode}\n{r.stdout}\n{r.stderr}"
-    return r.stdout
+    return subprocess.Popen([sys.executable, '-c', textwrap.dedent(code)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
 
-# --- MNIST-5k in a plain process, with nbdev (and execnb) made unimportable ---------------------------------
+def output(p:subprocess.Popen, timeout:float=120) -> list[str]:
+    "The stdout lines of the finished process `p` (which must succeed)."
+    out, err = p.communicate(timeout=timeout)
+    assert p.returncode == 0, f"exit {p.returncode}\n{out}\n{err}"
+    return out.splitlines()
+
+def _line(out, tag): return next(l for l in out if l.startswith(tag))
+
+# The three plain processes start together (each spends most of its time importing torch and datasets).
 
 PLAIN = """
     import sys, importlib.abc
@@ -31,47 +37,51 @@ PLAIN = """
     print('NBDEV', 'nbdev' in sys.modules, 'execnb' in sys.modules)
 """
 
-@pytest.fixture(scope='module')
-def plain_out(): return run_py(PLAIN).splitlines()
-
-def _line(out, tag): return next(l for l in out if l.startswith(tag))
-
-def test_mnist5k_5000_images_28x28(plain_out):
-    assert _line(plain_out, 'RESULT') == "RESULT 5000 (28, 28) L [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"
-    assert _line(plain_out, 'Data: MNIST-5k').endswith("5,000 images, 28x28 L, 10 classes")  # says which data it used
-
-def test_mnist5k_batches(plain_out):
-    assert _line(plain_out, 'BATCH') == "BATCH (16, 1, 32, 32) torch.float32 -1.0 1.0 torch.int64"
-
-def test_import_without_nbdev(plain_out):
-    assert _line(plain_out, 'NBDEV') == "NBDEV False False"
-
-# --- a hub name without the hub: fails in < 5 s, naming the offline choices --------------------------------
-
 OFFLINE = f"""
     import time
-    from fastdiffusion.data import load_images
+    from fastdiffusion.data import load_images, hub_available
+    if hub_available(): print('HUB ANSWERS'); raise SystemExit
     t = time.time()
     try: load_images('{FASHION}'); print('LOADED')
     except ConnectionError as e: print(f'SECONDS {{time.time()-t:.3f}}'); print('ERROR', e)
 """
 NET_VARS = ('HF_HUB_OFFLINE', 'HF_DATASETS_OFFLINE', 'HF_ENDPOINT')
 
-def check_offline(out:str):
+@pytest.fixture(scope='module')
+def procs(tmp_path_factory):
+    hf = str(tmp_path_factory.mktemp('hf'))   # an empty Hugging Face cache: nothing to load from
+    return {'plain':  start_py(PLAIN),
+            'switch': start_py(OFFLINE, env={'HF_HUB_OFFLINE': '1', 'HF_HOME': hf}, drop=NET_VARS),
+            'as_is':  start_py(OFFLINE, env={'HF_HOME': hf}, drop=NET_VARS)}
+
+# --- MNIST-5k in a plain process, with nbdev (and execnb) made unimportable ---------------------------------
+
+def test_mnist5k_5000_images_28x28(procs):
+    out = output(procs['plain'])
+    assert _line(out, 'RESULT') == "RESULT 5000 (28, 28) L [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"
+    assert _line(out, 'Data: MNIST-5k').endswith("5,000 images, 28x28 L, 10 classes")  # says which data it used
+    assert _line(out, 'BATCH') == "BATCH (16, 1, 32, 32) torch.float32 -1.0 1.0 torch.int64"
+
+def test_import_without_nbdev(procs):
+    assert _line(output(procs['plain']), 'NBDEV') == "NBDEV False False"
+
+# --- a hub name without the hub: fails in < 5 s, naming the offline choices --------------------------------
+
+def check_offline(out:list[str]):
     assert 'LOADED' not in out, out
-    assert float(_line(out.splitlines(), 'SECONDS').split()[1]) < 5
-    err = _line(out.splitlines(), 'ERROR')
+    assert float(_line(out, 'SECONDS').split()[1]) < 5
+    err = _line(out, 'ERROR')
     assert FASHION in err and OFFLINE_CHOICES in err and 'local folder' in err, err
 
-def test_offline_switch_fails_fast(tmp_path):
+def test_offline_switch_fails_fast(procs):
     "HF_HUB_OFFLINE=1 set before Python starts: `datasets` is in offline mode and answers fast; the error names the choices."
-    check_offline(run_py(OFFLINE, env={'HF_HUB_OFFLINE': '1', 'HF_HOME': str(tmp_path/'hf')}, drop=NET_VARS))
+    check_offline(output(procs['switch']))
 
-def test_offline_as_it_is_here(tmp_path):
+def test_offline_as_it_is_here(procs):
     "The network as it is on this machine, no switches set: where the hub does not answer, fail fast."
-    from fastdiffusion.data import hub_available
-    if hub_available(): pytest.skip("the hub answers here; this test is for machines without it")
-    check_offline(run_py(OFFLINE, env={'HF_HOME': str(tmp_path/'hf')}, drop=NET_VARS))
+    out = output(procs['as_is'])
+    if 'HUB ANSWERS' in out: pytest.skip("the hub answers here; this test is for machines without it")
+    check_offline(out)
 
 @pytest.fixture
 def endpoint(monkeypatch):
@@ -111,7 +121,7 @@ def test_unknown_name():
     with pytest.raises(ValueError, match="Unknown source 'no such data!'"): load_images('no such data!')
     with pytest.raises(ValueError, match="only the split 'train'"): load_images('mnist5k', split='test')
 
-def test_folders(tmp_path):
+def test_folders(tmp_path, capsys):
     from fastdiffusion.data import load_images, images_tensor
     with pytest.raises(FileNotFoundError, match='Folder not found'): load_images(tmp_path/'missing')
     with pytest.raises(FileNotFoundError, match='Folder not found'): load_images(str(tmp_path/'missing'))
@@ -127,3 +137,8 @@ def test_folders(tmp_path):
     ds = load_images(good, verbose=False)
     assert len(ds) == 6 and ds.features['label'].names == ['a', 'b']
     assert images_tensor(ds).shape == (6, 3, 8, 8)
+    Image.fromarray(np.zeros((10,12), np.uint8)).save(good/'a'/'small.png')
+    ds = load_images(good)
+    assert "2 image sizes, (8, 8) to (12, 10)" in capsys.readouterr().out
+    with pytest.raises(ValueError, match='pass `size=`'): images_tensor(ds)
+    assert images_tensor(ds, size=8).shape == (7, 3, 8, 8)   # one colour image: all become RGB
