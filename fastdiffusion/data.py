@@ -73,7 +73,7 @@ def _mnist5k() -> datasets.Dataset:
     "MNIST-5k as a `Dataset`: built once per process; each call gets its own `Dataset` object over the same table."
     return _mnist5k_cached().with_format(None)
 
-# %% ../nbs/01_data.ipynb #23845556
+# %% ../nbs/01_data.ipynb #0c12eb87
 @contextmanager
 def _quiet():
     "Hide `datasets`' progress bars inside the block (`load_images` prints its own one line)."
@@ -84,6 +84,7 @@ def _quiet():
 
 def _standardise(ds:datasets.Dataset, name:str) -> datasets.Dataset:
     "Keep the first image column of `ds` as `image` and its label column (if any) as `label`."
+    if isinstance(ds, datasets.DatasetDict): raise ValueError(f"'{name}' has the splits {', '.join(ds)}: choose one with `split=`")
     feats = ds.features
     imgs = [k for k,f in feats.items() if isinstance(f, datasets.Image)]
     if not imgs: raise ValueError(f"'{name}' has no image column (columns: {', '.join(feats)}); load_images needs one")
