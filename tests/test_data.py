@@ -143,6 +143,6 @@ def test_folders(tmp_path, capsys):
     assert images_tensor(ds).shape == (6, 3, 8, 8)
     Image.fromarray(np.zeros((10,12), np.uint8)).save(good/'a'/'small.png')
     ds = load_images(good)
-    assert "2 image sizes, (8, 8) to (12, 10)" in capsys.readouterr().out
+    assert "2 image sizes, 8x8 to 12x10" in capsys.readouterr().out
     with pytest.raises(ValueError, match='pass `size=`'): images_tensor(ds)
     assert images_tensor(ds, size=8).shape == (7, 3, 8, 8)   # one colour image: all become RGB
