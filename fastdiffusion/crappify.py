@@ -212,7 +212,7 @@ class RandomMask(Crappifier):
         m = random_mask(len(x), *x.shape[-2:], a.cpu(), self.kind, generator, x.device)
         return x*(1-m) + self.fill*m
 
-# %% ../nbs/03_crappify.ipynb #6de94613
+# %% ../nbs/03_crappify.ipynb #cbc413f4
 def _norm(c, groups=8): return nn.GroupNorm(math.gcd(groups, c), c)
 
 @register_arch
@@ -226,7 +226,7 @@ class ConvDenoiser(nn.Module):
         self.layers = nn.Sequential(*layers, _norm(nf), nn.SiLU(), nn.Conv2d(nf, out_ch, 3, padding=1))
     def forward(self, x, t=None): return self.layers(x)
 
-# %% ../nbs/03_crappify.ipynb #52d85945
+# %% ../nbs/03_crappify.ipynb #559e8296
 class NoiseTfm:
     "Batch transform `(x, y) -> (noisify(x, a), a, x)` with a uniform random amount `a` per image in `amount`."
     def __init__(self, amount=(0.,1.), generator=None): self.amount,self.generator = amount,generator
@@ -235,7 +235,7 @@ class NoiseTfm:
         a = sample_amount(self.amount, len(x), self.generator, x.device)
         return noisify(x, a, self.generator), a, x
 
-# %% ../nbs/03_crappify.ipynb #4f74200b
+# %% ../nbs/03_crappify.ipynb #bb0359ad
 @torch.no_grad()
 def denoise_from_noise(model, shape, n_steps:int=10, generator=None, device=None, keep:bool=False, disable=None):
     "Generate images of `shape` by repeated denoising from pure noise with amounts going 1 -> 0 over `n_steps`."
