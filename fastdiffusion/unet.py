@@ -99,7 +99,7 @@ class EmbBlock(nn.Module):
         x = self.res(x, emb)
         return x if self.attn is None else self.attn(x)
 
-# %% ../nbs/04_unet.ipynb #b0e39084
+# %% ../nbs/04_unet.ipynb #6ad22677
 @register_arch
 class UNet(nn.Module):
     "A UNet denoiser conditioned on noise levels `t` (B,): ResBlocks, optional self-attention, PixelShuffle+ICNR upsampling."
@@ -148,6 +148,7 @@ class UNet(nn.Module):
         return t
 
     def forward(self, x, t, y=None):
+        "Output (B,out_ch,H,W) for images `x` (B,in_ch,H,W), noise levels `t` (B,) and, with `n_classes`, labels `y` (B,)."
         t = self._check(x, t)
         emb = self.emb_mlp(noise_level_embedding(t, self.t_dim).to(x.dtype))
         if self.class_emb is not None:
