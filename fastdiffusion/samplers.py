@@ -97,7 +97,7 @@ class BrownianNoise:
         s0, s1 = sorted([float(sigma), float(sigma_next)])
         return (self._at(s1) - self._at(s0)) / math.sqrt(s1 - s0)
 
-# %% ../nbs/07_samplers.ipynb #dfec5c39
+# %% ../nbs/07_samplers.ipynb #02b7f10c
 def _sig(sigma, x):
     "`sigma` (scalar or (B,)) as a (B,) tensor like `x`."
     sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
@@ -130,12 +130,16 @@ class GaussianDenoiser:
         "Exact PF-ODE solution from `sigma_from` to `sigma_to` (Wang & Vastola 2024, Eq. 8)."
         s0, s1 = _sig(sigma_from, x)[:, None]**2, _sig(sigma_to, x)[:, None]**2
         return self._apply(x, ((self.lam + s1) / (self.lam + s0)).sqrt())
+    def to(self, device=None, dtype=None):
+        "Move the mean and eigen-decomposition to `device`/`dtype` (like the `x` it will see)."
+        self.mean, self.U, self.lam = [t.to(device, dtype) for t in (self.mean, self.U, self.lam)]
+        return self
     def sample(self, n:int, generator=None):
         "`n` samples of the data distribution."
         z = torch.randn(n, len(self.mean), generator=generator, dtype=self.mean.dtype).to(self.mean.device)
         return (self.mean + (z * self.lam.sqrt()) @ self.U.T).reshape(n, *self.shape)
 
-# %% ../nbs/07_samplers.ipynb #16197869
+# %% ../nbs/07_samplers.ipynb #dca95cc0
 class GMMDenoiser:
     "The exact denoiser of the mixture of N(y_i, s^2 I) over data `Y` (`s=0`: the ideal denoiser of the finite set)."
     def __init__(self, Y:torch.Tensor, # the data (N,...)
@@ -154,6 +158,10 @@ class GMMDenoiser:
         if self.s == 0: return ybar.reshape(x.shape)
         return ((self.s**2 * x.reshape(len(x), -1) + s2 * ybar) / (self.s**2 + s2)).reshape(x.shape)
     def nearest(self, x): return self.sqdist(x).argmin(1)
+    def to(self, device=None, dtype=None):
+        "Move the data to `device`/`dtype`."
+        self.Y, self.y2 = self.Y.to(device, dtype), self.y2.to(device, dtype)
+        return self
     def gaussian(self) -> GaussianDenoiser:
         "The Gaussian with the mixture's mean and covariance."
         return GaussianDenoiser.from_data(self.Y, self.s)
