@@ -39,7 +39,7 @@ def abar_cosine(T:int=1000, s:float=0.008, max_beta:float=0.999) -> torch.Tensor
     abar = f(torch.arange(1, T+1, dtype=torch.float64)) / f(torch.zeros(1, dtype=torch.float64))
     return abar_from_betas(betas_from_abar(abar).clamp(max=max_beta))
 
-# %% ../nbs/05_ddpm.ipynb #0509c6b1
+# %% ../nbs/05_ddpm.ipynb #d230d74d
 def bcast(a:torch.Tensor, x:torch.Tensor) -> torch.Tensor:
     "Reshape per-item values `a` (shape (B,) or scalar) to broadcast against `x` (B,...), in `x`'s dtype and device."
     a = torch.as_tensor(a, device=x.device, dtype=x.dtype)
@@ -59,7 +59,7 @@ def noisify(x0:torch.Tensor, # clean images (B,C,H,W)
     "Sample $x_t \\sim q(x_t|x_0)$ (Ho et al. 2020, eq. 4); returns `(x_t, t, eps)`."
     if t is None: t = torch.randint(0, len(abar), (len(x0),), generator=generator, device=_gdev(generator, x0)).to(x0.device)
     if eps is None: eps = randn_like(x0, generator)
-    a = bcast(abar.to(x0.device)[t], x0)
+    a = bcast(abar.cpu()[t.cpu()], x0)    # schedules stay float64 on the CPU (MPS has no float64)
     return a.sqrt()*x0 + (1-a).sqrt()*eps, t, eps
 
 # %% ../nbs/05_ddpm.ipynb #518c6513
@@ -117,7 +117,7 @@ class GaussianEps(nn.Module):
         a = bcast(self.abar[t.long()], x_t)
         return (1-a).sqrt() * (x_t - a.sqrt()*self.mean) / (a*self.var + 1 - a)
 
-# %% ../nbs/05_ddpm.ipynb #55e04228
+# %% ../nbs/05_ddpm.ipynb #23bb7fef
 class DDPMNoisify:
     "Batch transform `(x, ...) -> (x_t, t*t_scale, target)` for training a `pred`-model (Ho et al. 2020, Algorithm 1)."
     def __init__(self, abar:torch.Tensor, # the schedule $\bar\alpha$
@@ -125,11 +125,11 @@ class DDPMNoisify:
                  t_scale:float=1., # the network sees `t*t_scale`
                  generator:torch.Generator|None=None):
         _check_pred(pred)
-        self.abar, self.pred, self.t_scale, self.generator = abar.double(), pred, t_scale, generator
+        self.abar, self.pred, self.t_scale, self.generator = abar.double().cpu(), pred, t_scale, generator
     def __call__(self, b):
         x0 = b[0] if isinstance(b, (tuple, list)) else b
         x_t, t, eps = noisify(x0, self.abar, generator=self.generator)
-        return x_t, t.to(x0.dtype)*self.t_scale, target_of(x0, eps, self.abar.to(x0.device)[t].to(x0.dtype), self.pred)
+        return x_t, t.to(x0.dtype)*self.t_scale, target_of(x0, eps, bcast(self.abar[t.cpu()], x0), self.pred)
 
 # %% ../nbs/05_ddpm.ipynb #dd3e3dfc
 def ddpm_step(x_t, x0, abar_t, abar_prev, var:str='beta_tilde', noise=None):
@@ -140,7 +140,7 @@ def ddpm_step(x_t, x0, abar_t, abar_prev, var:str='beta_tilde', noise=None):
     if noise is None: return mu
     return mu + (beta*(1-a_p)/(1-a_t) if var == 'beta_tilde' else beta).sqrt() * noise
 
-# %% ../nbs/05_ddpm.ipynb #03a5201e
+# %% ../nbs/05_ddpm.ipynb #08c2f5c2
 def _call(model, x, t, t_scale, extra_args):
     out = model(x, torch.full((len(x),), float(t)*t_scale, device=x.device, dtype=x.dtype), **(extra_args or {}))
     return getattr(out, 'sample', out)
@@ -158,17 +158,17 @@ def ddpm_sample(model, # `model(x_t, t, **extra_args)` predicting `pred`
     "DDPM ancestral sampling over all `len(abar)` steps (Ho et al. 2020, Algorithm 2)."
     _check_pred(pred)
     if var not in ('beta_tilde', 'beta'): raise ValueError(f"var must be 'beta_tilde' or 'beta', got {var!r}")
-    abar = abar.to(x.device, torch.float64)
+    abar = abar.double().cpu()
     for t in tqdm(range(len(abar)-1, -1, -1), disable=disable):
         a_t, a_p = abar[t], (abar[t-1] if t > 0 else abar.new_ones(()))
         x0, eps = pred_to_x0_eps(_call(model, x, t, t_scale, extra_args), x, a_t, pred)
         if clip_x0 is not None: x0 = x0.clamp(-clip_x0, clip_x0)
-        if callback is not None: callback({'x': x, 'i': len(abar)-1-t, 't': t, 'denoised': x0})
+        if callback is not None: callback({'x': x, 'i': len(abar)-1-t, 't': t, 'sigma': ((1-a_t)/a_t).sqrt(), 'denoised': x0})
         noise = randn_like(x, generator) if t > 0 else None
         x = ddpm_step(x, x0, a_t, a_p, var, noise)
     return x
 
-# %% ../nbs/05_ddpm.ipynb #71c9bdee
+# %% ../nbs/05_ddpm.ipynb #a005ab8b
 def ddim_timesteps(T:int, n_steps:int) -> torch.Tensor:
     "`n_steps` evenly spaced timesteps in [0,T), decreasing from T-1 (the subsequence $\\tau$ of Song et al. 2021, Sec. 4.2)."
     if not 1 <= n_steps <= T: raise ValueError(f"n_steps must be in [1, {T}], got {n_steps}")
@@ -194,14 +194,14 @@ def ddim_sample(model, # `model(x_t, t, **extra_args)` predicting `pred`
                 extra_args=None, callback=None, disable=None):
     "DDIM sampling on `n_steps` timesteps with stochasticity `eta` (Song et al. 2021, eq. 12)."
     _check_pred(pred)
-    abar = abar.to(x.device, torch.float64)
+    abar = abar.double().cpu()
     ts = ddim_timesteps(len(abar), n_steps).tolist()
     for i, t in enumerate(tqdm(ts, disable=disable)):
         a_t = abar[t]
         a_p = abar[ts[i+1]] if i+1 < len(ts) else abar.new_ones(())
         x0, eps = pred_to_x0_eps(_call(model, x, t, t_scale, extra_args), x, a_t, pred)
         if clip_x0 is not None: x0 = x0.clamp(-clip_x0, clip_x0); eps = x0_to_eps(x, x0, a_t)
-        if callback is not None: callback({'x': x, 'i': i, 't': t, 'denoised': x0})
+        if callback is not None: callback({'x': x, 'i': i, 't': t, 'sigma': ((1-a_t)/a_t).sqrt(), 'denoised': x0})
         noise = randn_like(x, generator) if eta > 0 and i+1 < len(ts) else None
         x = ddim_step(x0, eps, a_t, a_p, eta, noise)
     return x
