@@ -12,8 +12,8 @@ from .core import *
 from .learner import register_arch
 
 # %% auto #0
-__all__ = ['check_images', 'psnr', 'rand_like_dev', 'randn_like_dev', 'sample_amount', 'Crappifier', 'Compose', 'noisify',
-           'Noise', 'gaussian_kernel1d', 'gaussian_blur', 'Blur', 'LearnableBlur', 'down_up', 'DownUp', 'jpeg', 'JPEG',
+__all__ = ['check_images', 'psnr', 'rand_on', 'randn_on', 'sample_amount', 'Crappifier', 'Compose', 'noisify', 'Noise',
+           'gaussian_kernel1d', 'gaussian_blur', 'Blur', 'LearnableBlur', 'down_up', 'DownUp', 'jpeg', 'JPEG',
            'grayscale', 'Grayscale', 'watermark_mask', 'Watermark', 'random_mask', 'RandomMask', 'ConvDenoiser',
            'NoiseTfm', 'denoise_from_noise']
 
@@ -30,15 +30,15 @@ def psnr(x, y, max_val:float=2.) -> torch.Tensor:
     mse = (x.float() - y.float()).pow(2).flatten(1).mean(1)
     return 10 * torch.log10(max_val**2 / mse)
 
-# %% ../nbs/03_crappify.ipynb #f8139c0d
+# %% ../nbs/03_crappify.ipynb #0a062910
 def _gdev(generator, device): return generator.device if generator is not None else device
 
-def rand_like_dev(shape, generator=None, device=None, dtype=torch.float32):
-    "Uniform [0,1) numbers of `shape` from `generator`, returned on `device`."
+def rand_on(shape, generator=None, device=None, dtype=torch.float32):
+    "Uniform [0,1) numbers of `shape` drawn from `generator` (on its device), returned on `device`."
     return torch.rand(shape, generator=generator, device=_gdev(generator, device), dtype=dtype).to(device)
 
-def randn_like_dev(shape, generator=None, device=None, dtype=torch.float32):
-    "Standard normal numbers of `shape` from `generator`, returned on `device`."
+def randn_on(shape, generator=None, device=None, dtype=torch.float32):
+    "Standard normal numbers of `shape` drawn from `generator` (on its device), returned on `device`."
     return torch.randn(shape, generator=generator, device=_gdev(generator, device), dtype=dtype).to(device)
 
 def sample_amount(amount, n:int, generator=None, device=None) -> torch.Tensor:
@@ -49,7 +49,7 @@ def sample_amount(amount, n:int, generator=None, device=None) -> torch.Tensor:
     if isinstance(amount, (tuple, list)):
         if len(amount) != 2 or amount[0] > amount[1]: raise ValueError(f"An amount range must be (lo, hi) with lo <= hi, got {amount}")
         lo, hi = amount
-        return lo + (hi-lo) * rand_like_dev((n,), generator, device)
+        return lo + (hi-lo) * rand_on((n,), generator, device)
     return torch.full((n,), float(amount), device=device)
 
 # %% ../nbs/03_crappify.ipynb #0761b52c
@@ -71,11 +71,11 @@ class Compose:
         return x
     def __repr__(self): return f"Compose({', '.join(map(repr, self.tfms))})"
 
-# %% ../nbs/03_crappify.ipynb #a1fe39ba
+# %% ../nbs/03_crappify.ipynb #e82a248d
 def noisify(x, amount, generator=None, clip:bool=True):
     "Mix images `x` with Gaussian noise: `(1-a)*x + a*eps` (clipped to [-1,1]) for amounts `a` (number or (B,))."
     a = torch.as_tensor(amount, dtype=x.dtype, device=x.device).reshape(-1,1,1,1)
-    xn = (1-a)*x + a*randn_like_dev(x.shape, generator, x.device, x.dtype)
+    xn = (1-a)*x + a*randn_on(x.shape, generator, x.device, x.dtype)
     return xn.clamp(-1,1) if clip else xn
 
 class Noise(Crappifier):
@@ -167,7 +167,7 @@ class Grayscale(Crappifier):
     def __init__(self, amount=1.): self.amount = amount
     def crap(self, x, a, generator=None): return grayscale(x, a)
 
-# %% ../nbs/03_crappify.ipynb #f8766a99
+# %% ../nbs/03_crappify.ipynb #48e85557
 def _text_mask(H, W, text, oy, ox, size):
     img = Image.new('L', (W, H), 0)
     ImageDraw.Draw(img).text((ox, oy), text, fill=255, font=ImageFont.load_default(size=size))
@@ -179,7 +179,7 @@ def _stripes_mask(H, W, offset, spacing, width=1):
 
 def watermark_mask(n:int, H:int, W:int, text:str|None='fd', size:int|None=None, generator=None) -> torch.Tensor:
     "Masks (n,1,H,W) in [0,1] of `text` at random places (or diagonal stripes when `text` is None)."
-    r = rand_like_dev((n, 2), generator, 'cpu').tolist()
+    r = rand_on((n, 2), generator, 'cpu').tolist()
     size = size or max(6, H//3)
     if text is None: return torch.stack([_stripes_mask(H, W, int(u*size), max(3, size//2)) for u,_ in r])[:,None]
     return torch.stack([_text_mask(H, W, text, int(u*(H-size)), int(v*(W-size*len(text)/2)), size) for u,v in r])[:,None]
@@ -192,13 +192,13 @@ class Watermark(Crappifier):
         m = watermark_mask(len(x), *x.shape[-2:], self.text, self.size, generator).to(x.device) * a.reshape(-1,1,1,1)
         return (1-m)*x + m*self.colour
 
-# %% ../nbs/03_crappify.ipynb #bc846cfc
+# %% ../nbs/03_crappify.ipynb #b957db57
 def random_mask(n:int, H:int, W:int, amount, kind:str='box', generator=None, device=None) -> torch.Tensor:
     "Masks (n,1,H,W), 1 = erased: a random square of area fraction `amount`, or random pixels (`kind='pixels'`)."
     a = sample_amount(amount, n, generator, 'cpu').clamp(0,1)
-    if kind == 'pixels': return (rand_like_dev((n,1,H,W), generator, 'cpu') < a.reshape(-1,1,1,1)).float().to(device)
+    if kind == 'pixels': return (rand_on((n,1,H,W), generator, 'cpu') < a.reshape(-1,1,1,1)).float().to(device)
     if kind != 'box': raise ValueError(f"`kind` must be 'box' or 'pixels', got {kind!r}")
-    m, u = torch.zeros(n,1,H,W), rand_like_dev((n,2), generator, 'cpu')
+    m, u = torch.zeros(n,1,H,W), rand_on((n,2), generator, 'cpu')
     for i in range(n):
         h, w = round(H*a[i].sqrt().item()), round(W*a[i].sqrt().item())
         y0, x0 = int(u[i,0]*(H-h+1)), int(u[i,1]*(W-w+1))
