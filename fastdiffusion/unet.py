@@ -20,8 +20,10 @@ def noise_level_embedding(t, dim:int, min_freq:float=1e-3, max_freq:float=1e2) -
     args = t.float()[:,None] * freqs[None]
     return torch.cat([args.cos(), args.sin()], 1)
 
-# %% ../nbs/04_unet.ipynb #a3fe5578
-def norm_layer(c:int, groups:int=8): return nn.GroupNorm(math.gcd(groups, c), c)
+# %% ../nbs/04_unet.ipynb #ae2eaa05
+def norm_layer(c:int, groups:int=8):
+    "GroupNorm over `c` channels in `groups` groups (fewer when `c` is not a multiple of `groups`)."
+    return nn.GroupNorm(math.gcd(groups, c), c)
 
 def zero_init(m:nn.Module) -> nn.Module:
     "Zero the weights and bias of `m` in place and return it."
