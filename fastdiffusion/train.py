@@ -102,17 +102,19 @@ def _get_dls(data, bs:int, size:int|None, n_data:int|None, seed:int, verbose:boo
         data = ((data.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     return get_dls(data, bs=bs, size=size, valid_pct=0., seed=seed)
 
-# %% ../nbs/09_train.ipynb #3a2bdc26
+# %% ../nbs/09_train.ipynb #c36a1c1c
 class _Count(Callback):
-    "Count the training batches and images this process sees."
-    def before_fit(self, learn): self.n_batches, self.n_images = 0, 0
+    "Count the training batches and images this process sees, and note the mean pixel of its first batch."
+    def before_fit(self, learn): self.n_batches, self.n_images, self.first = 0, 0, None
     def after_batch(self, learn):
-        if learn.training and learn.loss is not None: self.n_batches += 1; self.n_images += learn.bs
+        if not learn.training or learn.loss is None: return
+        if self.first is None: self.first = learn.yb[0].float().mean().item()
+        self.n_batches += 1; self.n_images += learn.bs
 
 def _world():
     "(rank, world size, is main) of this process."
     from accelerate import PartialState
-    s = PartialState()
+    s = PartialState() if PartialState._shared_state else PartialState(cpu=default_device().type == 'cpu')   # cpu: gloo under torchrun
     return s.process_index, s.num_processes, s.is_main_process
 
 def _gather(x:torch.Tensor) -> torch.Tensor:
@@ -144,7 +146,7 @@ class Trained:
         return path
     def __repr__(self): return f"Trained({json.dumps(self.stats)})"
 
-# %% ../nbs/09_train.ipynb #fcaf46ac
+# %% ../nbs/09_train.ipynb #6561c556
 def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, a `Dataset`, or images (N,C,H,W) in [-1,1]; default `default_data()`
                     size:int|None=None, # resize and centre-crop images to `size`x`size`
                     epochs:int|None=None, # number of epochs (an upper bound under `time_budget`); default 20 without a budget
@@ -195,10 +197,11 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
     torch.manual_seed(seed + 1 + rank)   # different noise in each process
     learn.fit(epochs, valid=False, time_budget=time_budget)
     n_img = int(learn._main_value(count.n_images * world))
-    stats = dict(epochs=round(n_img / len(dls.train.dataset), 2), steps=learn.fit_steps, images=n_img, train_time=round(learn.train_time, 1),
+    stats = dict(epochs=round(learn.fit_steps / max(len(learn._ready(dls.train)), 1), 2), steps=learn.fit_steps, images=n_img, train_time=round(learn.train_time, 1),
                  img_per_s=round(n_img / max(learn.train_time, 1e-9), 1), processes=world, loss=round(learn.recorder.losses[-1], 5),
                  n_params=n_params(net))
-    if world > 1 and verbose: print(f"process {rank}/{world}: trained on {count.n_images} images in {count.n_batches} batches", flush=True)
+    if world > 1: print(f"process {rank}/{world}: trained on {count.n_images} images in {count.n_batches} batches "
+                                  f"(first batch: mean pixel {count.first:.4f})", flush=True)
     config = dict(image_shape=list(shape), data=str(data) if isinstance(data, (str, Path, type(None))) else type(data).__name__,
                   sampling=dict(sampler=sampler, steps=steps, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho),
                   training=dict(size=size, epochs=None if epochs == 10**6 else epochs, time_budget=time_budget, bs=bs, lr=lr, wd=wd,

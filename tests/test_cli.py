@@ -1,0 +1,125 @@
+"End-to-end tests of the `fd_train` / `fd_sample` console scripts: tiny runs, bad input, and a two-process run."
+import os, re, sys, json, subprocess, configparser, tempfile
+from pathlib import Path
+import numpy as np, pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ['--channels', '16,32', '--n_blocks', '1', '--bs', '8', '--steps', '3', '--quiet']
+ENV = {**os.environ, 'OMP_NUM_THREADS': '1', 'HF_HUB_OFFLINE': '1', 'PYTHONWARNINGS': 'ignore'}
+
+def script(prog:str, tmp:Path) -> str:
+    "The installed console script `prog`, else a runner script that calls `fastdiffusion.cli.<prog>`."
+    p = Path(sys.executable).parent/prog
+    if p.exists(): return str(p)
+    p = tmp/f'{prog}.py'
+    p.write_text(f"from fastdiffusion.cli import {prog}\n{prog}()\n")
+    return str(p)
+
+def run(prog, *args, tmp, procs:int=1):
+    "Run `prog args` in fresh process(es) (`procs` > 1: under torchrun, a MULTI_CPU gloo run); (status, stdout, stderr)."
+    launch = [sys.executable] if procs == 1 else [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={procs}']
+    r = subprocess.run(launch + [script(prog, tmp)] + [str(a) for a in args], capture_output=True, text=True, env=ENV, timeout=300)
+    return r.returncode, r.stdout, r.stderr
+
+@pytest.fixture(scope='module')
+def tmp():
+    with tempfile.TemporaryDirectory() as d: yield Path(d)
+
+@pytest.fixture(scope='module')
+def digits(tmp):
+    "A folder of 40 real MNIST digits as PNG files."
+    from PIL import Image
+    from fastdiffusion.data import mnist5k_arrays
+    d = tmp/'digits'; d.mkdir()
+    for i, a in enumerate(mnist5k_arrays()[0][::125]): Image.fromarray(a).save(d/f'{i:02d}.png')
+    return d
+
+@pytest.fixture(scope='module')
+def ckpt(tmp, digits):
+    "A tiny model trained by `fd_train` on the folder, in one process."
+    rc, o, e = run('fd_train', '--data', digits, '--epochs', 2, '--n_samples', 4, '--out', tmp/'m', *TINY, tmp=tmp)
+    assert rc == 0, e
+    assert 'wrote' in o
+    return tmp/'m'
+
+def test_console_scripts_declared():
+    cfg = configparser.ConfigParser(); cfg.read(ROOT/'settings.ini')
+    cs = cfg['DEFAULT'].get('console_scripts', '')
+    assert 'fd_train=fastdiffusion.cli:fd_train' in cs and 'fd_sample=fastdiffusion.cli:fd_sample' in cs
+
+def test_train_writes_checkpoint(ckpt):
+    assert sorted(f.name for f in ckpt.iterdir()) == ['config.json', 'model.safetensors', 'samples.png']
+    cfg = json.loads((ckpt/'config.json').read_text())
+    assert cfg['arch'] == 'Denoiser' and cfg['args']['net']['arch'] == 'PatchUNet'
+    assert 0.3 < cfg['args']['sigma_data'] < 1 and cfg['image_shape'] == [1, 28, 28]
+    assert cfg['sampling']['steps'] == 3 and cfg['stats']['steps'] == 10   # 2 epochs of 5 batches of 8
+
+def test_sample_png_and_npz(ckpt, tmp):
+    rc, o, e = run('fd_sample', '--ckpt', ckpt, '--n', 9, '--out', tmp/'s.png', tmp=tmp)
+    assert rc == 0, e
+    from PIL import Image
+    assert Image.open(tmp/'s.png').size == (2*(3*30+2),)*2   # 3x3 grid of 28 px + 2 px padding, pixels doubled
+    rc, o, e = run('fd_sample', '--ckpt', ckpt, '--bs', 24, '--seed', 1, '--out', tmp/'s1.npz', tmp=tmp)
+    assert rc == 0, e
+    a = np.load(tmp/'s1.npz')['images']
+    assert a.shape == (64, 1, 28, 28) and a.dtype == np.uint8
+
+def test_default_data_offline(tmp):
+    "No --data: offline, MNIST-5k."
+    rc, o, e = run('fd_train', '--time_budget', 1, '--n_data', 32, '--n_samples', 0, '--out', tmp/'d', *TINY[:-1], tmp=tmp)
+    assert rc == 0, e
+    assert 'MNIST-5k' in o and (tmp/'d'/'model.safetensors').exists() and not (tmp/'d'/'samples.png').exists()
+
+def test_error_exit_status(tmp):
+    rc, o, e = run('fd_sample', '--ckpt', tmp/'nothing', tmp=tmp)
+    assert rc == 1 and e.strip() == f"fd_sample: error: Checkpoint folder not found: '{tmp/'nothing'}'"
+
+def cli_error(f, **kw) -> str:
+    "The message of the `SystemExit` that `f(**kw)` raises."
+    with pytest.raises(SystemExit) as e: f(**kw)
+    assert isinstance(e.value.code, str) and '\n' not in e.value.code
+    return e.value.code
+
+def test_train_errors(tmp):
+    from fastdiffusion.cli import fd_train
+    (tmp/'empty').mkdir(exist_ok=True)
+    assert 'Folder not found' in cli_error(fd_train, data=str(tmp/'missing'))
+    assert 'No images found in folder' in cli_error(fd_train, data=str(tmp/'empty'))
+    assert '--epochs must be > 0' in cli_error(fd_train, epochs=0)
+    assert "Unknown sampler 'magic'; known samplers: dpm_2" in cli_error(fd_train, sampler='magic')
+
+def test_sample_errors(ckpt, tmp):
+    from fastdiffusion.cli import fd_sample
+    assert 'Checkpoint folder not found' in cli_error(fd_sample, ckpt=str(tmp/'nope'))
+    assert 'known samplers: dpm_2, dpm_2_ancestral, dpmpp_2m' in cli_error(fd_sample, ckpt=str(ckpt), sampler='magic')
+    for n in (0, -3): assert '--n must be > 0' in cli_error(fd_sample, ckpt=str(ckpt), n=n)
+    assert 'must end in .png or .npz' in cli_error(fd_sample, ckpt=str(ckpt), out=str(tmp/'x.jpg'))
+    bad = tmp/'bad'; bad.mkdir(exist_ok=True)   # weights that do not fit the config
+    (bad/'model.safetensors').write_bytes((ckpt/'model.safetensors').read_bytes())
+    cfg = json.loads((ckpt/'config.json').read_text()); cfg['args']['net']['args']['nfs'] = [16, 64]
+    (bad/'config.json').write_text(json.dumps(cfg))
+    assert 'do not match' in cli_error(fd_sample, ckpt=str(bad))
+    cfg['arch'] = 'UNet'; (bad/'config.json').write_text(json.dumps(cfg))
+    assert "holds a 'UNet' model, not 'Denoiser'" in cli_error(fd_sample, ckpt=str(bad))
+    (bad/'config.json').unlink()
+    assert 'No checkpoint config' in cli_error(fd_sample, ckpt=str(bad))
+
+def test_two_processes(digits, ckpt, tmp):
+    "torchrun: each process trains on half of every epoch's batches; only the main process writes files."
+    rc, o, e = run('fd_train', '--data', digits, '--epochs', 2, '--n_samples', 4, '--out', tmp/'m2', *TINY, tmp=tmp, procs=2)
+    assert rc == 0, e
+    lines = re.findall(r'process (\d)/2: trained on (\d+) images in (\d+) batches \(first batch: mean pixel (-?[\d.]+)\)', o)
+    assert sorted(l[0] for l in lines) == ['0', '1']
+    assert all(l[1:3] == ('48', '6') for l in lines)   # 40 images, bs 8: 5 batches an epoch, 3 per process (one padded), 2 epochs
+    assert lines[0][3] != lines[1][3]                   # different data in each process
+    assert o.count('wrote ') == 1 and '2 processes' in o
+    assert sorted(f.name for f in (tmp/'m2').iterdir()) == ['config.json', 'model.safetensors', 'samples.png']
+    assert json.loads((tmp/'m2'/'config.json').read_text())['stats']['processes'] == 2
+    # sampling in 2 processes gives the images of 1 process, gathered in order (torchrun takes `--n` for its own
+    # options' abbreviation, so this uses the default n=64)
+    if not (tmp/'s1.npz').exists(): assert run('fd_sample', '--ckpt', ckpt, '--bs', 24, '--seed', 1, '--out', tmp/'s1.npz', tmp=tmp)[0] == 0
+    rc, o, e = run('fd_sample', '--ckpt', ckpt, '--bs', 24, '--seed', 1, '--out', tmp/'s2.npz', tmp=tmp, procs=2)
+    assert rc == 0, e
+    assert o.count('wrote 64 images') == 1 and '2 processes' in o
+    a, b = np.load(tmp/'s1.npz')['images'].astype(int), np.load(tmp/'s2.npz')['images'].astype(int)
+    assert a.shape == b.shape and np.abs(a - b).max() <= 1 and (a == b).mean() > 0.99
