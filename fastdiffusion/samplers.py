@@ -14,7 +14,7 @@ __all__ = ['IPNDM_COEFFS', 'sigmas_karras', 'sigmas_exponential', 'sigmas_polyex
            'ancestral_step', 'noise_sampler_for', 'BrownianNoise', 'GaussianDenoiser', 'GMMDenoiser', 'sample_euler',
            'sample_heun', 'sample_dpm_2', 'sample_euler_ancestral', 'sample_dpm_2_ancestral', 'lms_coeff', 'sample_lms',
            'sample_dpmpp_2s_ancestral', 'sample_dpmpp_sde', 'sample_dpmpp_2m', 'sample_dpmpp_3m', 'sample_ipndm',
-           'sigmas_teleport', 'sample_teleport']
+           'sigmas_teleport', 'gauss_history', 'sample_teleport']
 
 # %% ../nbs/07_samplers.ipynb #51a3f7fc
 def _finish(sigmas, device=None):
@@ -372,15 +372,15 @@ def sample_dpmpp_3m(model, x, sigmas, extra_args=None, callback=None, disable=No
         D1, D2, h1, h2 = denoised, D1, h, h1
     return x
 
-# %% ../nbs/07_samplers.ipynb #0a8c2999
+# %% ../nbs/07_samplers.ipynb #d1d64e70
 IPNDM_COEFFS = [[1.], [3/2, -1/2], [23/12, -16/12, 5/12], [55/24, -59/24, 37/24, -9/24]]
 
 @torch.no_grad()
-def sample_ipndm(model, x, sigmas, extra_args=None, callback=None, disable=None, order=4):
+def sample_ipndm(model, x, sigmas, extra_args=None, callback=None, disable=None, order=4, ds=None):
     "Improved PNDM (Zhang & Chen 2023): Adams-Bashforth with fixed-step coefficients on dx/dsigma."
     if order not in (1, 2, 3, 4): raise ValueError(f"`order` must be 1, 2, 3 or 4, got {order}")
     sigmas, extra_args, s_in = _prep(x, sigmas, extra_args)
-    ds = []
+    ds = [] if ds is None else list(ds)[:order-1]   # optional slopes at earlier levels (newest first): start at full order
     for i in trange(len(sigmas) - 1, disable=disable):
         denoised = model(x, sigmas[i] * s_in, **extra_args)
         _cb(callback, x, i, sigmas[i], sigmas[i], denoised)
@@ -389,16 +389,23 @@ def sample_ipndm(model, x, sigmas, extra_args=None, callback=None, disable=None,
         x = x + (sigmas[i+1] - sigmas[i]) * sum(c * d for c, d in zip(IPNDM_COEFFS[len(ds)-1], ds))
     return x
 
-def sigmas_teleport(n:int, sigma_min:float, sigma_max:float, sigma_skip:float|None=None, rho:float=5., gauss=None, device=None) -> torch.Tensor:
-    "`sigma_max`, then `n-1` Karras levels from `sigma_skip` (default: `gauss.radius`) to `sigma_min`, then 0."
+def sigmas_teleport(n:int, sigma_min:float, sigma_max:float, sigma_skip:float|None=None, rho:float=5., gauss=None,
+                    skip:float=0.7, device=None) -> torch.Tensor:
+    "`sigma_max`, then `n-1` Karras levels from `sigma_skip` (default `skip * gauss.radius`) to `sigma_min`, then 0."
     _check_range(n, sigma_min, sigma_max)
     if n < 2: raise ValueError("`sigmas_teleport` needs n >= 2 (one teleport, then at least one step)")
     if sigma_skip is None:
-        if gauss is None: raise ValueError("`sigmas_teleport` needs `sigma_skip` or `gauss` (whose `radius` is the default `sigma_skip`)")
-        sigma_skip = float(gauss.radius)
+        if gauss is None: raise ValueError("`sigmas_teleport` needs `sigma_skip` or `gauss` (the default `sigma_skip` is `skip * gauss.radius`)")
+        sigma_skip = skip * float(gauss.radius)
     sigma_skip = min(max(sigma_skip, sigma_min), sigma_max)
     rest = sigmas_karras(n - 1, sigma_min, sigma_skip, rho, device='cpu')[:-1]
     return _finish(torch.cat([torch.tensor([float(sigma_max)], dtype=torch.float64), rest]), device)
+
+def gauss_history(gauss, x, sigmas, k:int) -> list:
+    "Slopes of the Gaussian PF-ODE at `k` levels above `sigmas[0]` (spaced like the first step), newest first."
+    s0, s1, s_in = sigmas[0], sigmas[1], x.new_ones([x.shape[0]])
+    svs = [s0 * (s0 / s1) ** j for j in range(1, k + 1)]
+    return [to_d(xv, sv * s_in, gauss(xv, sv * s_in)) for sv in svs for xv in [gauss.flow(x, s0, sv)]]
 
 @torch.no_grad()
 def sample_teleport(model, x, sigmas, extra_args=None, callback=None, disable=None, gauss=None, sampler=None, **opts):
@@ -407,5 +414,8 @@ def sample_teleport(model, x, sigmas, extra_args=None, callback=None, disable=No
     sigmas, _, _ = _prep(x, sigmas, extra_args)
     x = gauss.flow(x, sigmas[0], sigmas[1])
     if sigmas[1] == 0: return x
-    if sampler is None: sampler, opts = sample_ipndm, {'order': 3, **opts}
+    if sampler is None:   # iPNDM, warm-started with the Gaussian's slopes above sigma_skip (free multistep history)
+        order = opts.pop('order', 3)
+        ds = gauss_history(gauss, x, sigmas[1:], order - 1) if len(sigmas) > 3 and sigmas[2] > 0 else None
+        return sample_ipndm(model, x, sigmas[1:], extra_args=extra_args, callback=callback, disable=disable, order=order, ds=ds, **opts)
     return sampler(model, x, sigmas[1:], extra_args=extra_args, callback=callback, disable=disable, **opts)
