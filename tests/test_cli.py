@@ -48,15 +48,16 @@ def test_console_scripts_declared():
     assert 'fd_train=fastdiffusion.cli:fd_train' in cs and 'fd_sample=fastdiffusion.cli:fd_sample' in cs
 
 def test_train_writes_checkpoint(ckpt):
-    assert sorted(f.name for f in ckpt.iterdir()) == ['config.json', 'model.safetensors', 'samples.png']
+    assert sorted(f.name for f in ckpt.iterdir()) == ['config.json', 'gauss.safetensors', 'model.safetensors', 'samples.png']
     cfg = json.loads((ckpt/'config.json').read_text())
     assert cfg['arch'] == 'Denoiser' and cfg['args']['net']['arch'] == 'PatchUNet'
     assert 0.3 < cfg['args']['sigma_data'] < 1 and cfg['image_shape'] == [1, 28, 28]
     assert cfg['sampling']['steps'] == 3 and cfg['stats']['steps'] == 10   # 2 epochs of 5 batches of 8
 
 def test_sample_png_and_npz(ckpt, tmp):
-    rc, o, e = run('fd_sample', '--ckpt', ckpt, '--n', 9, '--out', tmp/'s.png', tmp=tmp)
+    rc, o, e = run('fd_sample', '--ckpt', ckpt, '--n', 9, '--sampler', 'teleport', '--steps', 2, '--out', tmp/'s.png', tmp=tmp)
     assert rc == 0, e
+    assert 'teleport, 2 steps, 2 NFE' in o
     from PIL import Image
     assert Image.open(tmp/'s.png').size == (2*(3*30+2),)*2   # 3x3 grid of 28 px + 2 px padding, pixels doubled
     rc, o, e = run('fd_sample', '--ckpt', ckpt, '--bs', 24, '--seed', 1, '--out', tmp/'s1.npz', tmp=tmp)
@@ -113,7 +114,7 @@ def test_two_processes(digits, ckpt, tmp):
     assert all(l[1:3] == ('48', '6') for l in lines)   # 40 images, bs 8: 5 batches an epoch, 3 per process (one padded), 2 epochs
     assert lines[0][3] != lines[1][3]                   # different data in each process
     assert o.count('wrote ') == 1 and '2 processes' in o
-    assert sorted(f.name for f in (tmp/'m2').iterdir()) == ['config.json', 'model.safetensors', 'samples.png']
+    assert sorted(f.name for f in (tmp/'m2').iterdir()) == ['config.json', 'gauss.safetensors', 'model.safetensors', 'samples.png']
     assert json.loads((tmp/'m2'/'config.json').read_text())['stats']['processes'] == 2
     # sampling in 2 processes gives the images of 1 process, gathered in order (torchrun takes `--n` for its own
     # options' abbreviation, so this uses the default n=64)

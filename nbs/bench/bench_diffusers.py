@@ -1,0 +1,176 @@
+"""Quality at equal cost: our recipe (`train_diffusion`) against diffusers' unconditional-training recipe on MNIST-5k.
+
+Each run trains for the same CPU time budget, then samples `--n_eval` images and scores them with
+`fastdiffusion.metrics` (FID/KID of a classifier trained on MNIST-5k) against half of the real digits, beside the
+floor (the other half of the real digits against the same half). Results are merged into `results.json` next to
+this script; sample grids go beside it as PNGs.
+
+    python nbs/bench/bench_diffusers.py floor
+    python nbs/bench/bench_diffusers.py ours
+    python nbs/bench/bench_diffusers.py diffusers --lr 2e-3
+    python nbs/bench/bench_diffusers.py diffusers --lr 1e-4
+    python nbs/bench/bench_diffusers.py table
+
+`diffusers` is a benchmark-only dependency (`pip install diffusers`), imported only by the `diffusers` command.
+The diffusers recipe follows its `examples/unconditional_image_generation/train_unconditional.py`: `UNet2DModel`,
+`DDPMScheduler` (1000 linear-β steps, ε-prediction), AdamW (β=(0.95, 0.999), weight decay 1e-6), gradient clipping
+at 1, a cosine LR schedule with 500 warm-up steps, EMA (warm-up, inverse γ 1, power 3/4, max 0.9999), batch size 16,
+sampled with the EMA weights by DDIM (20 steps) and DPM-Solver++ (10 steps). Its UNet is the small MNIST
+configuration (28 px, channels 32-64-64, attention in the two lower levels, one ResNet layer per block). Its
+cosine schedule runs over the time budget (as ours does), so it too ends with a decayed learning rate.
+"""
+import argparse, json, math, os, platform, sys, time, datetime
+from pathlib import Path
+import torch
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE/'results.json'
+
+def real_halves():
+    "MNIST-5k in [-1,1], split into the two halves that `08_metrics` uses for its floor."
+    from fastdiffusion.core import set_seed
+    from fastdiffusion.data import mnist5k_arrays
+    x = torch.from_numpy(mnist5k_arrays()[0])[:, None].float() / 127.5 - 1
+    set_seed(0); perm = torch.randperm(len(x))
+    return x[perm[:2500]], x[perm[2500:]]
+
+def evaluator():
+    from fastdiffusion.metrics import get_feature_extractor, ImageEvaluator
+    return ImageEvaluator(get_feature_extractor(device='cpu', verbose=False), real=real_halves()[1], device='cpu')
+
+def score(ev, x) -> dict:
+    r = ev.score(x)
+    return dict(fid=round(r['fid'], 3), kid=round(r['kid'], 5), kid_std=round(r['kid_std'], 5))
+
+def hardware() -> str:
+    cpu = platform.processor() or platform.machine()
+    try: cpu = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): pass
+    return f"{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+
+def save(key:str, row:dict):
+    res = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    row.update(date=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'), hardware=hardware())
+    res[key] = row
+    RESULTS.write_text(json.dumps(res, indent=1))
+    print(key, json.dumps(row))
+
+def grid(x, name:str):
+    from fastdiffusion.core import save_grid
+    save_grid(x[:64], HERE/f'{name}.png', nrow=8, scale=2)
+
+# ---------------------------------------------------------------- the floor
+def run_floor(a):
+    ev = evaluator()
+    half_a, _ = real_halves()
+    save('floor', dict(what=f'{a.n_eval} real digits (half A) vs 2500 (half B)', **score(ev, half_a[:a.n_eval])))
+    grid(half_a, 'real')
+
+# ---------------------------------------------------------------- ours
+def run_ours(a):
+    from fastdiffusion.train import train_diffusion, nfe
+    kw = json.loads(a.kw) if a.kw else {}
+    if a.lr: kw['lr'] = a.lr
+    res = train_diffusion('mnist5k', time_budget=a.budget, device='cpu', verbose=False, **kw)
+    print(res.stats, flush=True)
+    ev = evaluator()
+    name = a.name or 'ours'
+    for steps in (10, 20):
+        t0 = time.time()
+        x = res.sample(a.n_eval, steps=steps, seed=1, bs=500)
+        ts = time.time() - t0
+        s = res.config['sampling']
+        save(f'{name}_nfe{steps}', dict(recipe=name, sampler=f"{s['sampler']} {steps} steps", nfe=nfe(s['sampler'], steps), lr=res.config['training']['lr'],
+                                        n_params=res.stats['n_params'], img_per_s=res.stats['img_per_s'], epochs=res.stats['epochs'],
+                                        steps=res.stats['steps'], train_time=res.stats['train_time'], sample_time=round(ts, 1),
+                                        **score(ev, x), config=dict(training=res.config['training'], net=res.model.config['net']['args'])))
+        grid(x, f'{name}_nfe{steps}')
+
+# ---------------------------------------------------------------- diffusers
+def diffusers_unet():
+    from diffusers import UNet2DModel
+    return UNet2DModel(sample_size=28, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(32, 64, 64),
+                       down_block_types=('DownBlock2D', 'AttnDownBlock2D', 'AttnDownBlock2D'),
+                       up_block_types=('AttnUpBlock2D', 'AttnUpBlock2D', 'UpBlock2D'))
+
+def train_diffusers(lr:float, budget:float, bs:int=16, warmup:int=500, seed:int=0):
+    "diffusers' train_unconditional recipe, stopped after `budget` seconds of training; returns (EMA unet, scheduler, stats)."
+    import torch.nn.functional as F
+    from diffusers import DDPMScheduler
+    from diffusers.training_utils import EMAModel
+    from fastdiffusion.data import mnist5k_arrays
+    torch.manual_seed(seed)
+    x = torch.from_numpy(mnist5k_arrays()[0])[:, None].float() / 127.5 - 1
+    unet, sched = diffusers_unet(), DDPMScheduler(num_train_timesteps=1000, beta_schedule='linear')
+    opt = torch.optim.AdamW(unet.parameters(), lr=lr, betas=(0.95, 0.999), weight_decay=1e-6, eps=1e-8)
+    ema = EMAModel(unet.parameters(), decay=0.9999, use_ema_warmup=True, inv_gamma=1.0, power=3/4, model_cls=type(unet), model_config=unet.config)
+    n_steps, n_img, t0, done = 0, 0, time.perf_counter(), False
+    while not done:
+        for idx in torch.randperm(len(x)).split(bs):
+            el = time.perf_counter() - t0
+            if el >= budget: done = True; break
+            for g in opt.param_groups:   # linear warm-up, then cosine decay over the time budget
+                g['lr'] = lr * min(1., (n_steps+1) / warmup) * 0.5 * (1 + math.cos(math.pi * el / budget))
+            clean = x[idx]
+            noise = torch.randn_like(clean)
+            t = torch.randint(0, sched.config.num_train_timesteps, (len(clean),))
+            loss = F.mse_loss(unet(sched.add_noise(clean, noise, t), t).sample, noise)
+            opt.zero_grad(); loss.backward()
+            torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+            opt.step(); ema.step(unet.parameters())
+            n_steps += 1; n_img += len(clean)
+    tt = time.perf_counter() - t0
+    ema.copy_to(unet.parameters())
+    stats = dict(steps=n_steps, images=n_img, epochs=round(n_img / len(x), 2), train_time=round(tt, 1), img_per_s=round(n_img / tt, 1),
+                 n_params=sum(p.numel() for p in unet.parameters()), loss=round(loss.item(), 5))
+    return unet.eval(), sched, stats
+
+@torch.no_grad()
+def sample_diffusers(unet, scheduler, n:int, steps:int, seed:int=1, bs:int=500):
+    "`n` images with `scheduler` (a DDIM or DPM-Solver++ scheduler) in `steps` steps, as diffusers' pipelines do."
+    scheduler.set_timesteps(steps)
+    g, out = torch.Generator().manual_seed(seed), []
+    for i in range(0, n, bs):
+        x = torch.randn(min(bs, n-i), 1, 28, 28, generator=g) * scheduler.init_noise_sigma
+        for t in scheduler.timesteps: x = scheduler.step(unet(x, t).sample, t, x).prev_sample
+        out.append(x.clamp(-1, 1))
+    return torch.cat(out)
+
+def run_diffusers(a):
+    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
+    lr = a.lr or 1e-4
+    unet, sched, stats = train_diffusers(lr, a.budget)
+    print(stats, flush=True)
+    ev = evaluator()
+    name = a.name or f'diffusers_lr{lr:g}'
+    for sname, s, steps in [('DDIM', DDIMScheduler.from_config(sched.config), 20),
+                            ('DPM-Solver++', DPMSolverMultistepScheduler.from_config(sched.config, algorithm_type='dpmsolver++'), 10)]:
+        t0 = time.time()
+        x = sample_diffusers(unet, s, a.n_eval, steps)
+        ts = time.time() - t0
+        save(f'{name}_{sname}{steps}', dict(recipe=f'diffusers lr {lr:g}', sampler=f'{sname} {steps} steps', nfe=steps, lr=lr, **stats,
+                                            sample_time=round(ts, 1), **score(ev, x)))
+        grid(x, f'{name}_{sname.lower().replace("+", "p")}{steps}')
+
+# ---------------------------------------------------------------- the table
+def run_table(a):
+    res = json.loads(RESULTS.read_text())
+    fl = res['floor']['fid']
+    print(f"| recipe | sampler | NFE | FID | FID / floor | KID | train img/s | epochs | params |\n|---|---|---|---|---|---|---|---|---|")
+    print(f"| real digits (floor) | – | – | {fl:.2f} | 1.0 | {res['floor']['kid']:.4f} | – | – | – |")
+    for k, r in res.items():
+        if k == 'floor': continue
+        print(f"| {r['recipe']} | {r['sampler']} | {r['nfe']} | {r['fid']:.2f} | {r['fid']/fl:.1f} | {r['kid']:.4f} | {r['img_per_s']:.0f} | {r['epochs']:.1f} | {r['n_params']/1e6:.2f}M |")
+
+if __name__ == '__main__':
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('what', choices=['floor', 'ours', 'diffusers', 'table'])
+    p.add_argument('--lr', type=float, default=None, help='learning rate (diffusers default 1e-4; ours: the recipe default)')
+    p.add_argument('--budget', type=float, default=600., help='seconds of training')
+    p.add_argument('--n_eval', type=int, default=1000, help='generated images scored against 2,500 real ones')
+    p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--name', default=None, help='row name in results.json')
+    p.add_argument('--kw', default=None, help='JSON dict of extra train_diffusion arguments (ours)')
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    dict(floor=run_floor, ours=run_ours, diffusers=run_diffusers, table=run_table)[a.what](a)
