@@ -401,7 +401,7 @@ def register_arch(cls=None, *, name:str|None=None):
     if cls is None: return functools.partial(register_arch, name=name)
     name = name or cls.__name__
     old = _ARCHS.get(name)
-    if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+    if old is not None and old.__qualname__ != cls.__qualname__:   # same qualname: a redefinition (notebook cell re-run, exported module)
         raise ValueError(f"Architecture name {name!r} is already taken by {old.__module__}.{old.__qualname__}")
     if '__init__' in cls.__dict__ and not hasattr(cls.__init__, '__wrapped__'): _record_config(cls)
     _ARCHS[name] = cls
