@@ -25,7 +25,7 @@ def _fail(prog:str, e:Exception):
 def _check(ok:bool, msg:str):
     if not ok: raise ValueError(msg)
 
-# %% ../nbs/09a_cli.ipynb #b0e3b77f
+# %% ../nbs/09a_cli.ipynb #30b238d6
 def _ints(s) -> tuple:
     "'64,128' (or a list) -> (64, 128)."
     try: return tuple(int(o) for o in (s.split(',') if isinstance(s, str) else s) if str(o).strip())
@@ -44,7 +44,7 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
              patch:int=2, # pixel blocks folded into channels
              n_data:int=None, # train on a random subset of this many images
              n_samples:int=64, # images in samples.png (0: none)
-             sampler:str='ipndm', # sampler saved with the model and used for samples.png
+             sampler:str='dpmpp_2m', # sampler saved with the model and used for samples.png
              steps:int=10, # sampling steps saved with the model
              seed:int=0, # random seed
              mixed_precision:str='no', # 'no', 'fp16' or 'bf16'

@@ -16,8 +16,8 @@ from .karras import Denoiser, EDMNoisify, EDMLoss
 from . import samplers
 
 # %% auto #0
-__all__ = ['SAMPLERS', 'PatchUNet', 'get_sampler', 'get_sigmas', 'nfe', 'generate', 'default_data', 'fit_gauss', 'save_gauss',
-           'load_gauss', 'Trained', 'train_diffusion', 'load_trained']
+__all__ = ['SAMPLERS', 'PatchUNet', 'throughput', 'get_sampler', 'get_sigmas', 'nfe', 'generate', 'default_data', 'fit_gauss',
+           'save_gauss', 'load_gauss', 'Trained', 'train_diffusion', 'load_trained']
 
 # %% ../nbs/09_train.ipynb #d0ab0307
 @register_arch
@@ -37,7 +37,23 @@ class PatchUNet(nn.Module):
         p = self.patch
         return F.pixel_shuffle(self.unet(F.pixel_unshuffle(x, p), t, **kw), p) if p > 1 else self.unet(x, t, **kw)
 
-# %% ../nbs/09_train.ipynb #f5691de7
+# %% ../nbs/09_train.ipynb #3dee863a
+def throughput(net:nn.Module, # a network `net(x, t)`
+               shape=(1, 28, 28), # (C,H,W) of the images
+               bs:int=32, # batch size
+               secs:float=3., # measure for about this many seconds (after 2 warm-up steps)
+               max_steps:int|None=None) -> float: # stop after this many steps
+    "Training images per second of `net` (MSE loss, AdamW) on random data."
+    opt, x, t = torch.optim.AdamW(net.parameters(), 1e-4), torch.randn(bs, *shape), torch.rand(bs)
+    n, t0 = 0, None
+    for i in range(10**6):
+        if i == 2: t0 = time.perf_counter()
+        loss = F.mse_loss(net(x, t), x); opt.zero_grad(); loss.backward(); opt.step()
+        if t0 is not None: n += bs
+        if t0 is not None and (time.perf_counter() - t0 > secs or (max_steps and i-1 >= max_steps)): break
+    return n / (time.perf_counter() - t0)
+
+# %% ../nbs/09_train.ipynb #0446dc72
 SAMPLERS = {n[7:]: getattr(samplers, n) for n in samplers.__all__ if n.startswith('sample_')}
 
 def get_sampler(name:str):
@@ -59,7 +75,7 @@ def nfe(sampler:str, steps:int, **opts) -> int:
     get_sampler(sampler)(den, torch.zeros(1, 1), get_sigmas(steps, device='cpu'), disable=True, **opts)
     return n[0]
 
-# %% ../nbs/09_train.ipynb #2317356d
+# %% ../nbs/09_train.ipynb #8b8491b6
 def _share(n:int, rank:int=0, world:int=1) -> range:
     "The contiguous share of `range(n)` that process `rank` of `world` works on."
     b = [n*i // world for i in range(world+1)]
@@ -70,7 +86,7 @@ def generate(model, # a denoiser, `model(x, sigma) -> denoised`
              n:int=64, # number of images
              shape=(1, 28, 28), # (C,H,W) of one image
              steps:int=10, # solver steps (see `nfe` for the network calls)
-             sampler:str='ipndm', # a name from `SAMPLERS`
+             sampler:str='dpmpp_2m', # a name from `SAMPLERS`
              seed:int=0, # seed of the starting noise
              bs:int=256, # images per batch
              sigma_min:float=0.002, sigma_max:float=80., rho:float=7., # the Karras schedule
@@ -92,7 +108,7 @@ def generate(model, # a denoiser, `model(x, sigma) -> denoised`
     out = [f(model, (xb*sigmas[0]).to(device), sigmas.to(device), disable=disable, **opts).float().cpu() for xb in x.split(bs)]
     return torch.cat(out).clamp(-1, 1) if out else x
 
-# %% ../nbs/09_train.ipynb #c57a23c5
+# %% ../nbs/09_train.ipynb #5fef6369
 def default_data() -> str:
     "The course dataset on the hub when it answers (in about 2 s), else the bundled MNIST-5k."
     return COURSE_DATASET if hub_available() else MNIST5K
@@ -108,7 +124,7 @@ def _get_dls(data, bs:int, size:int|None, n_data:int|None, seed:int, verbose:boo
         data = ((data.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     return get_dls(data, bs=bs, size=size, valid_pct=0., seed=seed)
 
-# %% ../nbs/09_train.ipynb #a8e08149
+# %% ../nbs/09_train.ipynb #9d00d053
 def fit_gauss(x:torch.Tensor, # images (N,C,H,W), uint8 or float in [-1,1]
               max_dim:int=4096): # `None` for images with more values than this (the covariance is max_dim^2)
     "The `samplers.GaussianDenoiser` with the mean and covariance of the images `x`, in float64."
@@ -130,7 +146,7 @@ def load_gauss(path):
     d = load_file(str(f))
     return samplers.GaussianDenoiser(d['mean'].double(), d['cov'].double())
 
-# %% ../nbs/09_train.ipynb #5a02a4f8
+# %% ../nbs/09_train.ipynb #732076ab
 class _Count(Callback):
     "Count the training batches and images this process sees, and note the mean pixel of its first batch."
     def before_fit(self, learn): self.n_batches, self.n_images, self.first = 0, 0, None
@@ -152,7 +168,7 @@ def _gather(x:torch.Tensor) -> torch.Tensor:
     torch.distributed.all_gather_object(out, x)
     return torch.cat(out)
 
-# %% ../nbs/09_train.ipynb #1f90010d
+# %% ../nbs/09_train.ipynb #b6c78bee
 class Trained:
     "The result of `train_diffusion`: the EMA `model`, the `learn`er, `stats`, `config`; `sample` and `save`."
     def __init__(self, model, learn, stats:dict, config:dict, gauss=None):
@@ -176,7 +192,7 @@ class Trained:
         return path
     def __repr__(self): return f"Trained({json.dumps(self.stats)})"
 
-# %% ../nbs/09_train.ipynb #b8370a33
+# %% ../nbs/09_train.ipynb #b1464797
 def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, a `Dataset`, or images (N,C,H,W) in [-1,1]; default `default_data()`
                     size:int|None=None, # resize and centre-crop images to `size`x`size`
                     epochs:int|None=None, # number of epochs (an upper bound under `time_budget`); default 20 without a budget
@@ -194,7 +210,7 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
                     dropout:float=0., # dropout in the ResBlocks
                     sigma_data:float|None=None, # default: the std of the training pixels
                     P_mean:float=-1.2, P_std:float=1.2, # log-normal training σ (Karras et al. 2022)
-                    sampler:str='ipndm', steps:int=10, # the sampling recipe saved with the model
+                    sampler:str='dpmpp_2m', steps:int=10, # the sampling recipe saved with the model
                     sigma_min:float=0.002, sigma_max:float=80., rho:float=7., # the Karras schedule for sampling
                     n_data:int|None=None, # train on a random subset of this many images
                     seed:int=0, # seeds the data order, the initial weights and the noise
@@ -241,7 +257,7 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
                                 n_data=n_data, seed=seed, mixed_precision=mixed_precision), stats=stats)
     return Trained(ema.ema_model.eval(), learn, stats, config, gauss)
 
-# %% ../nbs/09_train.ipynb #006f4681
+# %% ../nbs/09_train.ipynb #e2de5606
 def load_trained(path, # folder written by `Trained.save` (or `fd_train`)
                  device=None) -> tuple: # default: `default_device()`
     "The denoiser saved in `path` and its config (image shape, sampling recipe, training settings)."

@@ -73,18 +73,21 @@ def run_ours(a):
     if a.lr: kw['lr'] = a.lr
     res = train_diffusion('mnist5k', time_budget=a.budget, device='cpu', verbose=False, **kw)
     print(res.stats, flush=True)
+    if a.save: res.save(a.save, n_samples=0)
     ev = evaluator()
     name = a.name or 'ours'
-    for steps in (10, 20):
-        t0 = time.time()
-        x = res.sample(a.n_eval, steps=steps, seed=1, bs=500)
-        ts = time.time() - t0
-        s = res.config['sampling']
-        save(f'{name}_nfe{steps}', dict(recipe=name, sampler=f"{s['sampler']} {steps} steps", nfe=nfe(s['sampler'], steps), lr=res.config['training']['lr'],
-                                        n_params=res.stats['n_params'], img_per_s=res.stats['img_per_s'], epochs=res.stats['epochs'],
-                                        steps=res.stats['steps'], train_time=res.stats['train_time'], sample_time=round(ts, 1),
-                                        **score(ev, x), config=dict(training=res.config['training'], net=res.model.config['net']['args'])))
-        grid(x, f'{name}_nfe{steps}')
+    s = res.config['sampling']
+    for sampler in (a.samplers.split(',') if a.samplers else [s['sampler']]):
+        for steps in (10, 20):
+            t0 = time.time()
+            x = res.sample(a.n_eval, steps=steps, sampler=sampler, seed=1, bs=500)
+            ts = time.time() - t0
+            key = f'{name}_nfe{steps}' + ('' if sampler == s['sampler'] else f'_{sampler}')
+            save(key, dict(recipe=name, sampler=f"{sampler} {steps} steps", nfe=nfe(sampler, steps), lr=res.config['training']['lr'],
+                           n_params=res.stats['n_params'], img_per_s=res.stats['img_per_s'], epochs=res.stats['epochs'],
+                           steps=res.stats['steps'], train_time=res.stats['train_time'], sample_time=round(ts, 1),
+                           **score(ev, x), config=dict(training=res.config['training'], net=res.model.config['net']['args'])))
+            grid(x, key)
 
 # ---------------------------------------------------------------- diffusers
 def diffusers_unet():
@@ -171,6 +174,8 @@ if __name__ == '__main__':
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--name', default=None, help='row name in results.json')
     p.add_argument('--kw', default=None, help='JSON dict of extra train_diffusion arguments (ours)')
+    p.add_argument('--samplers', default=None, help="comma-separated samplers to score (ours; default: the recipe's)")
+    p.add_argument('--save', default=None, help='folder to save our trained model in (ours)')
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     dict(floor=run_floor, ours=run_ours, diffusers=run_diffusers, table=run_table)[a.what](a)
