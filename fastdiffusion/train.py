@@ -192,7 +192,7 @@ class Trained:
         return path
     def __repr__(self): return f"Trained({json.dumps(self.stats)})"
 
-# %% ../nbs/09_train.ipynb #b1464797
+# %% ../nbs/09_train.ipynb #08a15b8d
 def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, a `Dataset`, or images (N,C,H,W) in [-1,1]; default `default_data()`
                     size:int|None=None, # resize and centre-crop images to `size`x`size`
                     epochs:int|None=None, # number of epochs (an upper bound under `time_budget`); default 20 without a budget
@@ -225,6 +225,7 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
         if v <= 0: raise ValueError(f"{k} must be > 0, got {v}")
     get_sampler(sampler)
     if epochs is None: epochs = 10**6 if time_budget else 20
+    if data is None: data = default_data()
     set_seed(seed)
     dls = _get_dls(data, bs, size, n_data, seed, verbose)
     shape = dls.shape
@@ -245,12 +246,12 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
     torch.manual_seed(seed + 1 + rank)   # different noise in each process
     learn.fit(epochs, valid=False, time_budget=time_budget)
     n_img = int(learn._main_value(count.n_images * world))
-    stats = dict(epochs=round(learn.fit_steps / max(len(learn._ready(dls.train)), 1), 2), steps=learn.fit_steps, images=n_img, train_time=round(learn.train_time, 1),
-                 img_per_s=round(n_img / max(learn.train_time, 1e-9), 1), processes=world, loss=round(learn.recorder.losses[-1], 5),
-                 n_params=n_params(net))
-    if world > 1: print(f"process {rank}/{world}: trained on {count.n_images} images in {count.n_batches} batches "
-                                  f"(first batch: mean pixel {count.first:.4f})", flush=True)
-    config = dict(image_shape=list(shape), data=str(data) if isinstance(data, (str, Path, type(None))) else type(data).__name__,
+    stats = dict(epochs=round(learn.fit_steps / max(len(learn._ready(dls.train)), 1), 2), steps=learn.fit_steps, images=n_img,
+                 train_time=round(learn.train_time, 1), img_per_s=round(n_img / max(learn.train_time, 1e-9), 1), processes=world,
+                 loss=round(learn.recorder.losses[-1], 5), n_params=n_params(net))
+    if world > 1:   # each process trained on its own share of the batches
+        print(f"process {rank}/{world}: trained on {count.n_images} images in {count.n_batches} batches (first batch: mean pixel {count.first:.4f})", flush=True)
+    config = dict(image_shape=list(shape), data=str(data) if isinstance(data, (str, Path)) else type(data).__name__,
                   sampling=dict(sampler=sampler, steps=steps, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho),
                   training=dict(size=size, epochs=None if epochs == 10**6 else epochs, time_budget=time_budget, bs=bs, lr=lr, wd=wd,
                                 warmup=warmup, final_lr=final_lr, ema_decay=ema_decay, P_mean=P_mean, P_std=P_std,

@@ -131,9 +131,9 @@ def train_diffusers(lr:float, budget:float, bs:int=16, warmup:int=500, seed:int=
 @torch.no_grad()
 def sample_diffusers(unet, scheduler, n:int, steps:int, seed:int=1, bs:int=500):
     "`n` images with `scheduler` (a DDIM or DPM-Solver++ scheduler) in `steps` steps, as diffusers' pipelines do."
-    scheduler.set_timesteps(steps)
     g, out = torch.Generator().manual_seed(seed), []
     for i in range(0, n, bs):
+        scheduler.set_timesteps(steps)   # also resets a multistep scheduler's state
         x = torch.randn(min(bs, n-i), 1, 28, 28, generator=g) * scheduler.init_noise_sigma
         for t in scheduler.timesteps: x = scheduler.step(unet(x, t).sample, t, x).prev_sample
         out.append(x.clamp(-1, 1))
@@ -144,6 +144,7 @@ def run_diffusers(a):
     lr = a.lr or 1e-4
     unet, sched, stats = train_diffusers(lr, a.budget)
     print(stats, flush=True)
+    if a.save: unet.save_pretrained(a.save)
     ev = evaluator()
     name = a.name or f'diffusers_lr{lr:g}'
     for sname, s, steps in [('DDIM', DDIMScheduler.from_config(sched.config), 20),
