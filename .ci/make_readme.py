@@ -19,7 +19,8 @@ def cell_md(c):
     flags = [l for l in lines if re.match(r'^#\|', l)]
     if any(re.match(r'^#\|\s*(hide|exporti|include:\s*false)\b', l) for l in flags): return ''
     code = '\n'.join(l for l in lines if not re.match(r'^#\|', l)).strip()
-    out = [f"```python\n{code}\n```"] if code else []
+    echo = not any(re.match(r'^#\|\s*echo:\s*false', l) for l in flags)
+    out = [f"```python\n{code}\n```"] if code and echo else []
     for o in c.get('outputs', []):
         txt = o.get('text') or o.get('data', {}).get('text/markdown') or o.get('data', {}).get('text/plain')
         if txt is None: continue
