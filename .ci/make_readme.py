@@ -13,7 +13,8 @@ def _src(c): return ''.join(c['source']) if isinstance(c['source'], list) else c
 
 def cell_md(c):
     src = _src(c)
-    if c['cell_type'] == 'markdown': return src.strip()
+    if c['cell_type'] == 'markdown':       # links relative to nbs/ become relative to the repository root
+        return re.sub(r'(src="|\]\()(?!https?:|/|#|nbs/)', r'\1nbs/', src).strip()
     if c['cell_type'] != 'code': return ''
     lines = src.splitlines()
     flags = [l for l in lines if re.match(r'^#\|', l)]
