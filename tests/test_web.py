@@ -70,6 +70,7 @@ def render(nb, out):
     node = nbformat.read(nb, as_version=4)
     node.cells = [c for c in node.cells if not re.match(r'#\|\s*hide', c.source)]       # as the docs site shows them
     for c in node.cells: c.source = re.sub(r'^#\|.*\n?', '', c.source, flags=re.M)
+    node.cells = [c for c in node.cells if c.source.strip() or c.get('outputs')]
     body, _ = HTMLExporter(template_name='basic').from_notebook_node(node)
     html = f"<!DOCTYPE html><html><head><meta charset='utf-8'><base href='{nb.parent.as_uri()}/'><title>{nb.stem}</title>{CHECK}" \
            "<style>body{font-family:sans-serif;max-width:1100px;margin:auto} pre{background:#f6f6f6;padding:6px;overflow:auto}</style>" \
