@@ -25,6 +25,11 @@ def _fail(prog:str, e:Exception):
 def _check(ok:bool, msg:str):
     if not ok: raise ValueError(msg)
 
+def _done():
+    "Wait for every process, then close the process group: no process may exit while another still talks to it."
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier(); torch.distributed.destroy_process_group()
+
 # %% ../nbs/09a_cli.ipynb #30b238d6
 def _ints(s) -> tuple:
     "'64,128' (or a list) -> (64, 128)."
@@ -66,6 +71,7 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
         print(f"trained {s['n_params']:,} parameters for {s['epochs']} epochs ({s['images']:,} images, {s['train_time']} s, "
               f"{s['img_per_s']} img/s, {s['processes']} process{'es' if s['processes'] > 1 else ''})")
         print(f"wrote {path/'model.safetensors'}, {path/'config.json'}" + (f", {path/'samples.png'}" if n_samples else ''))
+    _done()
 
 # %% ../nbs/09a_cli.ipynb #c289c127
 def save_images(x:torch.Tensor, # images (N,C,H,W) in [-1,1]
@@ -108,3 +114,4 @@ def fd_sample(ckpt:str='fd_model', # checkpoint folder written by fd_train
     if main:
         f = save_images(x, out)
         if not quiet: print(f"wrote {len(x)} images to {f} ({sampler}, {steps} steps, {nfe(sampler, steps)} NFE, {world} process{'es' if world > 1 else ''})")
+    _done()
