@@ -258,6 +258,12 @@ def _tilde(p:Path) -> str:
     try: return str(Path('~')/p.relative_to(Path.home()))
     except ValueError: return str(p)
 
+def _stale(cfg:dict, epochs=None, n_train=None, seed=0) -> str:
+    "The settings asked for (`None`: any) that the cached classifier's `cfg` disagrees with, as text ('' if none)."
+    got = dict(epochs=cfg.get('epochs'), n_train=(cfg.get('n_train') or 0) + (cfg.get('n_valid') or 0), seed=cfg.get('seed', 0))
+    want = dict(epochs=epochs, n_train=n_train, seed=seed)
+    return ', '.join(f"{k}={got[k]} (not {v})" for k, v in want.items() if v is not None and got[k] != v)
+
 def get_feature_extractor(name:str='mnist5k',   # labelled dataset the classifier learns (see `load_labelled`)
                           size:int=28,          # image size the classifier sees
                           device=None,          # where features are computed; default `default_device()`
@@ -272,8 +278,11 @@ def get_feature_extractor(name:str='mnist5k',   # labelled dataset the classifie
     path = cache_root(cache_dir)/'classifiers'/f"{name.replace('/', '--')}-{size}px"
     if not retrain and (path/'model.safetensors').exists():
         model, cfg = load_classifier(path)
-        if verbose: print(f"Loaded feature classifier from {_tilde(path)} (valid accuracy {cfg.get('valid_acc') or 0:.2%})")
-        return FeatureExtractor(model, size, bs=bs, device=device, config=cfg)
+        stale = _stale(cfg, epochs=epochs, n_train=n_train, seed=seed)
+        if not stale:
+            if verbose: print(f"Loaded feature classifier from {_tilde(path)} (valid accuracy {cfg.get('valid_acc') or 0:.2%})")
+            return FeatureExtractor(model, size, bs=bs, device=device, config=cfg)
+        if verbose: print(f"The cached classifier in {_tilde(path)} was trained with {stale}: retraining")
     x, y = load_labelled(name, size)
     n_train = scaled(n_train, n_train or 2000)
     idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n_train] if n_train else torch.arange(len(x))
