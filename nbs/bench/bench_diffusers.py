@@ -10,6 +10,7 @@ this script; sample grids go beside it as PNGs.
     python nbs/bench/bench_diffusers.py diffusers --lr 2e-3
     python nbs/bench/bench_diffusers.py diffusers --lr 1e-4
     python nbs/bench/bench_diffusers.py table
+    python nbs/bench/bench_diffusers.py ours --budget 300 --threads 1 --kw '{"P_mean": 0.0}' --results trials/results.json   # a trial
 
 `diffusers` is a benchmark-only dependency (`pip install diffusers`), imported only by the `diffusers` command.
 The diffusers recipe follows its `examples/unconditional_image_generation/train_unconditional.py`: `UNet2DModel`,
@@ -57,7 +58,7 @@ def save(key:str, row:dict):
 
 def grid(x, name:str):
     from fastdiffusion.core import save_grid
-    save_grid(x[:64], HERE/f'{name}.png', nrow=8, scale=2)
+    save_grid(x[:64], RESULTS.parent/f'{name}.png', nrow=8, scale=2)
 
 # ---------------------------------------------------------------- the floor
 def run_floor(a, n_draws:int=20):
@@ -184,6 +185,8 @@ if __name__ == '__main__':
     p.add_argument('--kw', default=None, help='JSON dict of extra train_diffusion arguments (ours)')
     p.add_argument('--samplers', default=None, help="comma-separated samplers to score (ours; default: the recipe's)")
     p.add_argument('--save', default=None, help='folder to save our trained model in (ours)')
+    p.add_argument('--results', default=None, help='JSON file to merge the results into (default: results.json beside this script); grids go beside it')
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    if a.results: RESULTS = Path(a.results).resolve(); RESULTS.parent.mkdir(parents=True, exist_ok=True)
     dict(floor=run_floor, ours=run_ours, diffusers=run_diffusers, table=run_table)[a.what](a)
