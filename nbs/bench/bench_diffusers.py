@@ -8,6 +8,7 @@ this script; sample grids go beside it as PNGs.
     python nbs/bench/bench_diffusers.py floor
     python nbs/bench/bench_diffusers.py ours
     python nbs/bench/bench_diffusers.py diffusers --lr 2e-3
+    python nbs/bench/bench_diffusers.py diffusers --lr 5e-4
     python nbs/bench/bench_diffusers.py diffusers --lr 1e-4
     python nbs/bench/bench_diffusers.py table
     python nbs/bench/bench_diffusers.py ours --budget 300 --threads 1 --kw '{"P_mean": 0.0}' --results trials/results.json   # a trial
@@ -169,7 +170,7 @@ def run_table(a):
     res = json.loads(RESULTS.read_text())
     fl = res['floor']['fid']
     print(f"| recipe | sampler | NFE | FID | FID / floor | KID | train img/s | epochs | params |\n|---|---|---|---|---|---|---|---|---|")
-    print(f"| real digits (floor) | – | – | {fl:.2f} | 1.0 | {res['floor']['kid']:.4f} | – | – | – |")
+    print(f"| real digits (floor) | – | – | {fl:.2f} ± {res['floor'].get('fid_std', float('nan')):.2f} | 1.0 | {res['floor']['kid']:.4f} | – | – | – |")
     for k, r in res.items():
         if k == 'floor': continue
         print(f"| {r['recipe']} | {r['sampler']} | {r['nfe']} | {r['fid']:.2f} | {r['fid']/fl:.1f} | {r['kid']:.4f} | {r['img_per_s']:.0f} | {r['epochs']:.1f} | {r['n_params']/1e6:.2f}M |")
