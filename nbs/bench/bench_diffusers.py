@@ -10,6 +10,7 @@ this script; sample grids go beside it as PNGs.
     python nbs/bench/bench_diffusers.py diffusers --lr 2e-3
     python nbs/bench/bench_diffusers.py diffusers --lr 5e-4
     python nbs/bench/bench_diffusers.py diffusers --lr 1e-4
+    python nbs/bench/bench_diffusers.py diffusers --lr 5e-4 --save d5e4 && python nbs/bench/bench_diffusers.py check --load d5e4
     python nbs/bench/bench_diffusers.py table
     python nbs/bench/bench_diffusers.py ours --budget 300 --threads 1 --kw '{"P_mean": 0.0}' --results trials/results.json   # a trial
 
@@ -165,6 +166,24 @@ def run_diffusers(a):
                                             sample_time=round(ts, 1), **score(ev, x)))
         grid(x, f'{name}_{sname.lower().replace("+", "p")}{steps}')
 
+def run_check(a):
+    "Are diffusers' samplers to blame? Score a saved diffusers network (`--load`) under other scheduler settings and DDPM's own sampler."
+    from diffusers import UNet2DModel, DDIMScheduler, DPMSolverMultistepScheduler, DDPMScheduler
+    if not a.load: raise SystemExit("check needs --load FOLDER (a network saved by `diffusers --save FOLDER`)")
+    unet, base = UNet2DModel.from_pretrained(a.load).eval(), DDPMScheduler(num_train_timesteps=1000, beta_schedule='linear').config
+    dpm = lambda **kw: DPMSolverMultistepScheduler.from_config(base, algorithm_type='dpmsolver++', **kw)
+    ev, n = evaluator(), min(a.n_eval, 200)
+    for name, s, steps, m in [('DDIM 20', DDIMScheduler.from_config(base), 20, n),
+                              ('DDIM 20, trailing spacing', DDIMScheduler.from_config(base, timestep_spacing='trailing'), 20, n),
+                              ('DPM-Solver++ 10', dpm(), 10, n), ('DPM-Solver++ 10, trailing spacing', dpm(timestep_spacing='trailing'), 10, n),
+                              ('DPM-Solver++ 10, dynamic thresholding', dpm(thresholding=True), 10, n),
+                              ('DPM-Solver++ 10, Karras sigmas', dpm(use_karras_sigmas=True), 10, n),
+                              ('DDPM 1000 (ancestral)', DDPMScheduler.from_config(base), 1000, 16)]:
+        x = sample_diffusers(unet, s, m, steps)
+        fid = f"{ev.score(x)['fid']:9.1f}" if m >= 64 else '        –'
+        print(f"{name:<40} {m:>4} images  FID {fid}  mean pixel {x.mean():+.3f} (real: -0.737)", flush=True)
+        if steps == 1000: grid(x, f'check_{Path(a.load).name}_ddpm1000')
+
 # ---------------------------------------------------------------- the table
 def run_table(a):
     res = json.loads(RESULTS.read_text())
@@ -177,7 +196,7 @@ def run_table(a):
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('what', choices=['floor', 'ours', 'diffusers', 'table'])
+    p.add_argument('what', choices=['floor', 'ours', 'diffusers', 'check', 'table'])
     p.add_argument('--lr', type=float, default=None, help='learning rate (diffusers default 1e-4; ours: the recipe default)')
     p.add_argument('--budget', type=float, default=600., help='seconds of training')
     p.add_argument('--n_eval', type=int, default=1000, help='generated images scored against 2,500 real ones')
@@ -185,9 +204,10 @@ if __name__ == '__main__':
     p.add_argument('--name', default=None, help='row name in results.json')
     p.add_argument('--kw', default=None, help='JSON dict of extra train_diffusion arguments (ours)')
     p.add_argument('--samplers', default=None, help="comma-separated samplers to score (ours; default: the recipe's)")
-    p.add_argument('--save', default=None, help='folder to save our trained model in (ours)')
+    p.add_argument('--save', default=None, help='folder to save the trained model in (ours, diffusers)')
+    p.add_argument('--load', default=None, help='a diffusers network saved with --save (check)')
     p.add_argument('--results', default=None, help='JSON file to merge the results into (default: results.json beside this script); grids go beside it')
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     if a.results: RESULTS = Path(a.results).resolve(); RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    dict(floor=run_floor, ours=run_ours, diffusers=run_diffusers, table=run_table)[a.what](a)
+    dict(floor=run_floor, ours=run_ours, diffusers=run_diffusers, check=run_check, table=run_table)[a.what](a)
