@@ -185,14 +185,21 @@ def run_check(a):
         if steps == 1000: grid(x, f'check_{Path(a.load).name}_ddpm1000')
 
 # ---------------------------------------------------------------- the table
-def run_table(a):
-    res = json.loads(RESULTS.read_text())
-    fl = res['floor']['fid']
-    print(f"| recipe | sampler | NFE | FID | FID / floor | KID | train img/s | epochs | params |\n|---|---|---|---|---|---|---|---|---|")
-    print(f"| real digits (floor) | – | – | {fl:.2f} ± {res['floor'].get('fid_std', float('nan')):.2f} | 1.0 | {res['floor']['kid']:.4f} | – | – | – |")
-    for k, r in res.items():
-        if k == 'floor': continue
-        print(f"| {r['recipe']} | {r['sampler']} | {r['nfe']} | {r['fid']:.2f} | {r['fid']/fl:.1f} | {r['kid']:.4f} | {r['img_per_s']:.0f} | {r['epochs']:.1f} | {r['n_params']/1e6:.2f}M |")
+def markdown_table(res:dict) -> str:
+    "The results `res` (as in results.json) as a markdown table: ours first, then by recipe and FID; the floor last."
+    res = dict(res); floor = res.pop('floor')
+    num = lambda v: f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+    rows = ["| recipe | sampler | NFE | lr | params | img/s | epochs | FID | FID / floor | KID |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for k, r in sorted(res.items(), key=lambda kv: (kv[1]['recipe'] != 'ours', kv[1]['recipe'], kv[1]['fid'])):
+        rows.append(f"| {r['recipe']} | {r['sampler']} | {r['nfe']} | {r['lr']:g} | {r['n_params']/1e6:.2f}M | {r['img_per_s']:.0f} "
+                    f"| {r['epochs']:.1f} | {num(r['fid'])} | {num(r['fid']/floor['fid'])} | {num(r['kid'])} |")
+    spread = f" ± {floor['fid_std']:.2g}" if 'fid_std' in floor else ''
+    rows.append(f"| real data (floor) | {floor['what']} | | | | | | {floor['fid']:.3g}{spread} | 1 | {floor['kid']:.2g} |")
+    hw = sorted({r['hardware'] for r in res.values()}); dates = sorted(r['date'] for r in res.values())
+    if dates: rows.append(f"\n Measured {dates[0]} to {dates[-1]} on {', '.join(hw)}.")
+    return '\n'.join(rows)
+
+def run_table(a): print(markdown_table(json.loads(RESULTS.read_text())))
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
