@@ -4,12 +4,9 @@
 
 # %% ../nbs/09a_cli.ipynb #4aba540b
 from __future__ import annotations
-import os, sys, math
+import os, math
 from pathlib import Path
-import numpy as np, torch
 from fastcore.script import call_parse
-from .core import *
-from .train import train_diffusion, load_trained, load_gauss, generate, get_sampler, nfe, _world, _gather, SAMPLERS
 
 # %% auto #0
 __all__ = ['fd_train', 'save_images', 'fd_sample']
@@ -27,6 +24,7 @@ def _check(ok:bool, msg:str):
 
 def _done():
     "Wait for every process, then close the process group: no process may exit while another still talks to it."
+    import torch
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier(); torch.distributed.destroy_process_group()
 
@@ -60,13 +58,18 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
         _check(time_budget is None or time_budget >= 0, f"--time_budget must be >= 0 seconds, got {time_budget}")
         _check(n_samples >= 0, f"--n_samples must be >= 0, got {n_samples}")
         _check(n_data is None or n_data > 0, f"--n_data must be > 0, got {n_data}")
+        _check(steps > 0, f"--steps must be > 0, got {steps}")
+        nfs = _ints(channels)
+        from fastdiffusion.samplers import get_sampler   # the heavy imports start here
+        from fastdiffusion.train import train_diffusion
+        from fastdiffusion.core import is_main_process
         get_sampler(sampler)
-        res = train_diffusion(data, size=size, epochs=epochs, time_budget=time_budget or None, bs=bs, lr=lr, nfs=_ints(channels),
+        res = train_diffusion(data, size=size, epochs=epochs, time_budget=time_budget or None, bs=bs, lr=lr, nfs=nfs,
                               n_blocks=n_blocks, patch=patch, n_data=n_data, sampler=sampler, steps=steps, seed=seed,
                               mixed_precision=mixed_precision, verbose=not quiet)
     except _BAD_INPUT as e: _fail('fd_train', e)
     path = res.save(out, n_samples=n_samples, seed=seed)
-    if _world()[2]:
+    if is_main_process():
         s = res.stats
         print(f"trained {s['n_params']:,} parameters for {s['epochs']} epochs ({s['images']:,} images, {s['train_time']} s, "
               f"{s['img_per_s']} img/s, {s['processes']} process{'es' if s['processes'] > 1 else ''})")
@@ -74,13 +77,15 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
     _done()
 
 # %% ../nbs/09a_cli.ipynb #c289c127
-def save_images(x:torch.Tensor, # images (N,C,H,W) in [-1,1]
+def save_images(x, # images (N,C,H,W) in [-1,1], a tensor
                 fname) -> Path: # '.png' (a grid) or '.npz' (key `images`: uint8 (N,C,H,W))
     "Write images as a PNG grid or as an `.npz` of uint8 (N,C,H,W) arrays under the key `images`."
+    import numpy as np
+    from fastdiffusion.core import to_uint8, save_grid
     fname = Path(fname)
     if fname.suffix.lower() == '.npz':
         fname.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(fname, images=to_uint8(x).numpy())
+        np.savez_compressed(fname, images=to_uint8(x).cpu().numpy())
         return fname
     if fname.suffix.lower() == '.png': return save_grid(x, fname, nrow=math.ceil(math.sqrt(len(x))), scale=2)
     raise ValueError(f"--out must end in .png (a grid) or .npz (uint8 array `images`), got '{fname}'")
@@ -100,18 +105,17 @@ def fd_sample(ckpt:str='fd_model', # checkpoint folder written by fd_train
         _check(n > 0, f"--n must be > 0, got {n}")
         _check(bs > 0, f"--bs must be > 0, got {bs}")
         _check(steps is None or steps > 0, f"--steps must be > 0, got {steps}")
+        _check(Path(out).suffix.lower() in ('.png', '.npz'), f"--out must end in .png or .npz, got '{out}'")
+        from fastdiffusion.samplers import get_sampler, nfe   # the heavy imports start here
+        from fastdiffusion.train import Trained
+        from fastdiffusion.core import rank_world, is_main_process
         if sampler is not None: get_sampler(sampler)
-        if Path(out).suffix.lower() not in ('.png', '.npz'): raise ValueError(f"--out must end in .png or .npz, got '{out}'")
-        rank, world, main = _world()
-        model, cfg = load_trained(ckpt, device=default_device())
+        t = Trained.load(ckpt)
+        sampler, steps = sampler or t.config['sampling']['sampler'], steps or t.config['sampling']['steps']
+        x = t.sample(n, steps, sampler, seed, bs)
     except _BAD_INPUT as e: _fail('fd_sample', e)
-    s = cfg['sampling']
-    sampler, steps = sampler or s['sampler'], steps or s['steps']
-    try: x = generate(model, n, cfg['image_shape'], steps, sampler, seed, bs, s['sigma_min'], s['sigma_max'], s['rho'], rank, world,
-                      gauss=load_gauss(ckpt))
-    except _BAD_INPUT as e: _fail('fd_sample', e)
-    x = _gather(x)
-    if main:
+    if is_main_process():
         f = save_images(x, out)
+        world = rank_world()[1]
         if not quiet: print(f"wrote {len(x)} images to {f} ({sampler}, {steps} steps, {nfe(sampler, steps)} NFE, {world} process{'es' if world > 1 else ''})")
     _done()

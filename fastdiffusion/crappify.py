@@ -4,43 +4,25 @@
 
 # %% ../nbs/03_crappify.ipynb #05030c08
 from __future__ import annotations
-import io, math
+import math
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 from tqdm.auto import tqdm
 from .core import *
-from .learner import register_arch
+from .checkpoint import register_arch
 
 # %% auto #0
-__all__ = ['check_images', 'psnr', 'rand_on', 'randn_on', 'sample_amount', 'Crappifier', 'Compose', 'noisify', 'Noise',
-           'gaussian_kernel1d', 'gaussian_blur', 'Blur', 'LearnableBlur', 'down_up', 'DownUp', 'jpeg', 'JPEG',
-           'grayscale', 'Grayscale', 'watermark_mask', 'Watermark', 'random_mask', 'RandomMask', 'ConvDenoiser',
-           'NoiseTfm', 'denoise_from_noise']
+__all__ = ['psnr', 'sample_amount', 'Crappifier', 'Compose', 'mix_noise', 'Noise', 'gaussian_kernel1d', 'gaussian_blur', 'Blur',
+           'LearnableBlur', 'down_up', 'DownUp', 'jpeg', 'JPEG', 'grayscale', 'Grayscale', 'watermark_mask',
+           'Watermark', 'random_mask', 'RandomMask', 'ConvDenoiser', 'NoiseTfm', 'denoise_from_noise']
 
 # %% ../nbs/03_crappify.ipynb #ce440995
-def check_images(x, name='x'):
-    "Raise a clear error unless `x` is a float tensor of shape (B,C,H,W)."
-    if not isinstance(x, torch.Tensor): raise TypeError(f"`{name}` must be a tensor, got {type(x).__name__}")
-    if x.ndim != 4: raise ValueError(f"`{name}` must have shape (B,C,H,W), got {tuple(x.shape)}")
-    if not x.is_floating_point(): raise TypeError(f"`{name}` must be a float tensor in [-1,1], got {x.dtype}")
-    return x
-
 def psnr(x, y, max_val:float=2.) -> torch.Tensor:
     "Per-image PSNR (dB) between batches `x` and `y` in [-1,1]; shape (B,)."
     mse = (x.float() - y.float()).pow(2).flatten(1).mean(1)
     return 10 * torch.log10(max_val**2 / mse)
 
 # %% ../nbs/03_crappify.ipynb #0a062910
-def _gdev(generator, device): return generator.device if generator is not None else device
-
-def rand_on(shape, generator=None, device=None, dtype=torch.float32):
-    "Uniform [0,1) numbers of `shape` drawn from `generator` (on its device), returned on `device`."
-    return torch.rand(shape, generator=generator, device=_gdev(generator, device), dtype=dtype).to(device)
-
-def randn_on(shape, generator=None, device=None, dtype=torch.float32):
-    "Standard normal numbers of `shape` drawn from `generator` (on its device), returned on `device`."
-    return torch.randn(shape, generator=generator, device=_gdev(generator, device), dtype=dtype).to(device)
-
 def sample_amount(amount, n:int, generator=None, device=None) -> torch.Tensor:
     "Per-image amounts (n,): `amount` if a number, a uniform draw from `(lo,hi)` if a tuple."
     if isinstance(amount, torch.Tensor) and amount.ndim == 1:
@@ -72,16 +54,16 @@ class Compose:
     def __repr__(self): return f"Compose({', '.join(map(repr, self.tfms))})"
 
 # %% ../nbs/03_crappify.ipynb #e82a248d
-def noisify(x, amount, generator=None, clip:bool=True):
+def mix_noise(x, amount, generator=None, clip:bool=True):
     "Mix images `x` with Gaussian noise: `(1-a)*x + a*eps` (clipped to [-1,1]) for amounts `a` (number or (B,))."
     a = torch.as_tensor(amount, dtype=x.dtype, device=x.device).reshape(-1,1,1,1)
     xn = (1-a)*x + a*randn_on(x.shape, generator, x.device, x.dtype)
     return xn.clamp(-1,1) if clip else xn
 
 class Noise(Crappifier):
-    "Gaussian noise with a random `amount` in [0,1] per image (see `noisify`)."
+    "Gaussian noise with a random `amount` in [0,1] per image (see `mix_noise`)."
     def __init__(self, amount=(0.,1.), clip:bool=True): self.amount,self.clip = amount,clip
-    def crap(self, x, a, generator=None): return noisify(x, a, generator, self.clip)
+    def crap(self, x, a, generator=None): return mix_noise(x, a, generator, self.clip)
 
 # %% ../nbs/03_crappify.ipynb #1d926308
 def gaussian_kernel1d(sigma, ks:int) -> torch.Tensor:
@@ -140,13 +122,15 @@ class DownUp(Crappifier):
 
 # %% ../nbs/03_crappify.ipynb #0f28d9ea
 def jpeg(x, quality):
-    "JPEG-compress each image of `x` at `quality` (number or (B,)) through PIL and decode it again."
-    q = torch.as_tensor(quality).reshape(-1).expand(len(x)).round().int().clamp(1,95).tolist()
-    out = []
-    for img, qi in zip(x, q):
-        buf = io.BytesIO(); to_pil(img).save(buf, format='JPEG', quality=qi)
-        out.append(to_tensor_image(Image.open(buf)))
-    return torch.stack(out).to(x.device, x.dtype)
+    "JPEG-compress each image of `x` at `quality` (a number or (B,)) and decode it again, on `x`'s device (torchvision)."
+    from torchvision.io import encode_jpeg, decode_jpeg
+    q = torch.as_tensor(quality).reshape(-1).expand(len(x)).round().int().clamp(1, 95)
+    u, out = to_uint8(x), torch.empty(x.shape, dtype=torch.uint8, device=x.device)
+    for qi in q.unique().tolist():
+        idx = (q == qi).nonzero().flatten().tolist()
+        data = [o.cpu() for o in encode_jpeg([u[i] for i in idx], quality=qi)]
+        for i, d in zip(idx, decode_jpeg(data, device=x.device)): out[i] = d
+    return from_uint8(out).to(x.dtype)
 
 class JPEG(Crappifier):
     "JPEG compression artefacts with a random `quality` per image (lower is crappier)."
@@ -213,8 +197,6 @@ class RandomMask(Crappifier):
         return x*(1-m) + self.fill*m
 
 # %% ../nbs/03_crappify.ipynb #cbc413f4
-def _norm(c, groups=8): return nn.GroupNorm(math.gcd(groups, c), c)
-
 @register_arch
 class ConvDenoiser(nn.Module):
     "A plain conv net (`n_layers` 3x3 convs of `nf` channels, GroupNorm + SiLU) predicting clean images; ignores `t`."
@@ -222,29 +204,33 @@ class ConvDenoiser(nn.Module):
         super().__init__()
         self.config = dict(in_ch=in_ch, out_ch=out_ch, nf=nf, n_layers=n_layers)
         layers = [nn.Conv2d(in_ch, nf, 3, padding=1)]
-        for _ in range(n_layers-2): layers += [_norm(nf), nn.SiLU(), nn.Conv2d(nf, nf, 3, padding=1)]
-        self.layers = nn.Sequential(*layers, _norm(nf), nn.SiLU(), nn.Conv2d(nf, out_ch, 3, padding=1))
+        for _ in range(n_layers-2): layers += [norm_layer(nf), nn.SiLU(), nn.Conv2d(nf, nf, 3, padding=1)]
+        self.layers = nn.Sequential(*layers, norm_layer(nf), nn.SiLU(), nn.Conv2d(nf, out_ch, 3, padding=1))
     def forward(self, x, t=None): return self.layers(x)
 
 # %% ../nbs/03_crappify.ipynb #559e8296
 class NoiseTfm:
-    "Batch transform `(x, y) -> (noisify(x, a), a, x)` with a uniform random amount `a` per image in `amount`."
+    "Batch transform `(x, y) -> (mix_noise(x, a), a, x)` with a uniform random amount `a` per image in `amount`."
     def __init__(self, amount=(0.,1.), generator=None): self.amount,self.generator = amount,generator
     def __call__(self, b):
         x = b[0] if isinstance(b, (tuple, list)) else b
         a = sample_amount(self.amount, len(x), self.generator, x.device)
-        return noisify(x, a, self.generator), a, x
+        return mix_noise(x, a, self.generator), a, x
 
 # %% ../nbs/03_crappify.ipynb #bb0359ad
 @torch.no_grad()
-def denoise_from_noise(model, shape, n_steps:int=10, generator=None, device=None, keep:bool=False, disable=None):
+def denoise_from_noise(model, shape, n_steps:int=10, generator=None, device=None, keep:bool=False,
+                       keep_noise:bool=False, # re-noise with the noise the prediction implies, not fresh noise
+                       disable=None):
     "Generate images of `shape` by repeated denoising from pure noise with amounts going 1 -> 0 over `n_steps`."
     if n_steps < 1: raise ValueError(f"`n_steps` must be >= 1, got {n_steps}")
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    x = noisify(torch.zeros(shape, device=device), 1., generator)
+    x = mix_noise(torch.zeros(shape, device=device), 1., generator)
     amounts, preds = torch.linspace(1, 0, n_steps+1, device=device), []
     for i in tqdm(range(n_steps), disable=disable):
-        x0 = model(x, amounts[i].expand(shape[0])).clamp(-1,1)
-        x = noisify(x0, amounts[i+1], generator)
+        a, a_next = amounts[i], amounts[i+1]
+        x0 = model(x, a.expand(shape[0])).clamp(-1,1)
+        eps = (x - (1-a)*x0) / a if keep_noise else randn_like(x0, generator)   # x = (1-a) x0 + a eps, solved for eps
+        x = ((1-a_next)*x0 + a_next*eps).clamp(-1,1)
         if keep: preds.append(x0.cpu())
     return (x, preds) if keep else x

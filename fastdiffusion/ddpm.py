@@ -5,14 +5,14 @@
 # %% ../nbs/05_ddpm.ipynb #ef06aa9f
 from __future__ import annotations
 import math
-import torch, torch.nn as nn, torch.nn.functional as F
+import torch, torch.nn as nn
 from tqdm.auto import tqdm
+from .core import bcast, randn_like, randint_on
 
 # %% auto #0
-__all__ = ['PREDS', 'betas_linear', 'abar_from_betas', 'betas_from_abar', 'abar_linear', 'abar_cosine', 'bcast', 'randn_like',
-           'noisify', 'eps_to_x0', 'x0_to_eps', 'to_v', 'v_to_x0', 'v_to_eps', 'pred_to_x0_eps', 'target_of',
-           'score_from_eps', 'GaussianEps', 'DDPMNoisify', 'ddpm_step', 'ddpm_sample', 'ddim_timesteps', 'ddim_step',
-           'ddim_sample']
+__all__ = ['PREDS', 'betas_linear', 'abar_from_betas', 'betas_from_abar', 'abar_linear', 'abar_cosine', 'noisify', 'eps_to_x0',
+           'x0_to_eps', 'to_v', 'v_to_x0', 'v_to_eps', 'check_pred', 'pred_to_x0_eps', 'target_of', 'score_from_eps',
+           'GaussianEps', 'DDPMNoisify', 'ddpm_step', 'ddpm_sample', 'ddim_timesteps', 'ddim_step', 'ddim_sample']
 
 # %% ../nbs/05_ddpm.ipynb #55260898
 def betas_linear(T:int=1000, beta_1:float=1e-4, beta_T:float=0.02) -> torch.Tensor:
@@ -40,26 +40,15 @@ def abar_cosine(T:int=1000, s:float=0.008, max_beta:float=0.999) -> torch.Tensor
     return abar_from_betas(betas_from_abar(abar).clamp(max=max_beta))
 
 # %% ../nbs/05_ddpm.ipynb #d230d74d
-def bcast(a:torch.Tensor, x:torch.Tensor) -> torch.Tensor:
-    "Reshape per-item values `a` (shape (B,) or scalar) to broadcast against `x` (B,...), in `x`'s dtype and device."
-    a = torch.as_tensor(a, device=x.device, dtype=x.dtype)
-    return a.reshape(-1, *([1] * (x.ndim - 1))) if a.ndim else a
-
-def _gdev(generator, x): return x.device if generator is None else generator.device
-
-def randn_like(x:torch.Tensor, generator:torch.Generator|None=None) -> torch.Tensor:
-    "Standard normal noise shaped like `x`, drawn from `generator` (on its device) and moved to `x`'s device."
-    return torch.randn(x.shape, generator=generator, device=_gdev(generator, x), dtype=x.dtype).to(x.device)
-
 def noisify(x0:torch.Tensor, # clean images (B,C,H,W)
             abar:torch.Tensor, # the schedule $\bar\alpha$, length T
             t:torch.Tensor|None=None, # timesteps (B,) in [0,T); random if None
             eps:torch.Tensor|None=None, # the noise; standard normal if None
             generator:torch.Generator|None=None): # for `t` and `eps`
     "Sample $x_t \\sim q(x_t|x_0)$ (Ho et al. 2020, eq. 4); returns `(x_t, t, eps)`."
-    if t is None: t = torch.randint(0, len(abar), (len(x0),), generator=generator, device=_gdev(generator, x0)).to(x0.device)
+    if t is None: t = randint_on(len(abar), (len(x0),), generator, x0.device)
     if eps is None: eps = randn_like(x0, generator)
-    a = bcast(abar.cpu()[t.cpu()], x0)    # schedules stay float64 on the CPU (MPS has no float64)
+    a = bcast(abar.cpu()[t.cpu()], x0)    # schedules stay float64 on the CPU; `bcast` converts, then moves
     return a.sqrt()*x0 + (1-a).sqrt()*eps, t, eps
 
 # %% ../nbs/05_ddpm.ipynb #518c6513
@@ -86,19 +75,20 @@ def v_to_eps(x_t, v, abar):
 # %% ../nbs/05_ddpm.ipynb #bd51c112
 PREDS = ('eps', 'x0', 'v')
 
-def _check_pred(pred):
+def check_pred(pred:str):
+    "Raise a clear error unless `pred` is one of `PREDS`."
     if pred not in PREDS: raise ValueError(f"pred must be one of {PREDS}, got {pred!r}")
 
 def pred_to_x0_eps(out, x_t, abar, pred:str='eps'):
     "Turn a network output `out` of kind `pred` ('eps', 'x0' or 'v') at $x_t$ into $(\\hat x_0, \\hat\\epsilon)$."
-    _check_pred(pred)
+    check_pred(pred)
     if pred == 'eps': return eps_to_x0(x_t, out, abar), out
     if pred == 'x0':  return out, x0_to_eps(x_t, out, abar)
     return v_to_x0(x_t, out, abar), v_to_eps(x_t, out, abar)
 
 def target_of(x0, eps, abar, pred:str='eps'):
     "The training target for a network of kind `pred`: ε, $x_0$ or $v$."
-    _check_pred(pred)
+    check_pred(pred)
     return eps if pred == 'eps' else x0 if pred == 'x0' else to_v(x0, eps, abar)
 
 # %% ../nbs/05_ddpm.ipynb #72698fd6
@@ -124,7 +114,7 @@ class DDPMNoisify:
                  pred:str='eps', # what the network predicts: 'eps', 'x0' or 'v'
                  t_scale:float=1., # the network sees `t*t_scale`
                  generator:torch.Generator|None=None):
-        _check_pred(pred)
+        check_pred(pred)
         self.abar, self.pred, self.t_scale, self.generator = abar.double().cpu(), pred, t_scale, generator
     def __call__(self, b):
         x0 = b[0] if isinstance(b, (tuple, list)) else b
@@ -156,7 +146,7 @@ def ddpm_sample(model, # `model(x_t, t, **extra_args)` predicting `pred`
                 generator:torch.Generator|None=None, # seeds the noise of every step
                 extra_args=None, callback=None, disable=None):
     "DDPM ancestral sampling over all `len(abar)` steps (Ho et al. 2020, Algorithm 2)."
-    _check_pred(pred)
+    check_pred(pred)
     if var not in ('beta_tilde', 'beta'): raise ValueError(f"var must be 'beta_tilde' or 'beta', got {var!r}")
     abar = abar.double().cpu()
     for t in tqdm(range(len(abar)-1, -1, -1), disable=disable):
@@ -193,7 +183,7 @@ def ddim_sample(model, # `model(x_t, t, **extra_args)` predicting `pred`
                 generator:torch.Generator|None=None, # seeds the noise when eta > 0
                 extra_args=None, callback=None, disable=None):
     "DDIM sampling on `n_steps` timesteps with stochasticity `eta` (Song et al. 2021, eq. 12)."
-    _check_pred(pred)
+    check_pred(pred)
     abar = abar.double().cpu()
     ts = ddim_timesteps(len(abar), n_steps).tolist()
     for i, t in enumerate(tqdm(ts, disable=disable)):

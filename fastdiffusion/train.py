@@ -4,38 +4,20 @@
 
 # %% ../nbs/09_train.ipynb #c70314b9
 from __future__ import annotations
-import math, time, json, os, copy, warnings
+import math, time, json
 from functools import partial
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
 from .data import load_images, get_dls, pixel_stats, hub_available, COURSE_DATASET, MNIST5K
-from .learner import Learner, Callback, LRSchedCB, EMACB, cos_sched, register_arch, save_checkpoint, load_checkpoint, load_config
-from .unet import UNet
+from .checkpoint import save_checkpoint, load_checkpoint, load_config
+from .learner import Learner, Callback, LRSchedCB, EMACB, cos_sched, init_processes
+from .unet import PatchUNet
 from .karras import Denoiser, EDMNoisify, EDMLoss
-from . import samplers
+from .samplers import GaussianDenoiser, get_sampler, sampler_inputs, generate
 
 # %% auto #0
-__all__ = ['SAMPLERS', 'PatchUNet', 'throughput', 'get_sampler', 'get_sigmas', 'nfe', 'generate', 'default_data', 'fit_gauss',
-           'save_gauss', 'load_gauss', 'Trained', 'train_diffusion', 'load_trained']
-
-# %% ../nbs/09_train.ipynb #d0ab0307
-@register_arch
-class PatchUNet(nn.Module):
-    "A `UNet` on `patch`x`patch` blocks of pixels folded into channels: pixel-unshuffle in, pixel-shuffle out."
-    def __init__(self, in_ch:int=1, # channels of the images
-                 patch:int=2, # side of the pixel blocks (1: a plain `UNet`)
-                 **kwargs): # passed on to `UNet` (`nfs`, `n_blocks`, `attn_levels`, ...)
-        super().__init__()
-        if patch < 1: raise ValueError(f"`patch` must be >= 1, got {patch}")
-        self.patch, self.unet = patch, UNet(in_ch=in_ch*patch**2, out_ch=in_ch*patch**2, **kwargs)
-    @property
-    def multiple(self) -> int: return self.patch * 2**(self.unet.n_levels-1)
-    def forward(self, x, t, **kw):
-        if x.shape[-2] % self.multiple or x.shape[-1] % self.multiple:
-            raise ValueError(f"Image size {tuple(x.shape[-2:])} must be divisible by {self.multiple} (patch {self.patch}, {self.unet.n_levels} levels)")
-        p = self.patch
-        return F.pixel_shuffle(self.unet(F.pixel_unshuffle(x, p), t, **kw), p) if p > 1 else self.unet(x, t, **kw)
+__all__ = ['throughput', 'default_data', 'fit_gauss', 'Trained', 'train_diffusion']
 
 # %% ../nbs/09_train.ipynb #3dee863a
 def throughput(net:nn.Module, # a network `net(x, t)`
@@ -53,61 +35,6 @@ def throughput(net:nn.Module, # a network `net(x, t)`
         if t0 is not None and (time.perf_counter() - t0 > secs or (max_steps and i-1 >= max_steps)): break
     return n / (time.perf_counter() - t0)
 
-# %% ../nbs/09_train.ipynb #0446dc72
-SAMPLERS = {n[7:]: getattr(samplers, n) for n in samplers.__all__ if n.startswith('sample_')}
-
-def get_sampler(name:str):
-    "The sampler `samplers.sample_<name>`; a clear error listing the known names otherwise."
-    if name not in SAMPLERS: raise ValueError(f"Unknown sampler {name!r}; known samplers: {', '.join(sorted(SAMPLERS))}")
-    return SAMPLERS[name]
-
-def get_sigmas(steps:int, sigma_min:float=0.002, sigma_max:float=80., rho:float=7., sampler:str='ipndm', gauss=None, device=None) -> torch.Tensor:
-    "The Karras et al. (2022, eq. 5) schedule of `steps` noise levels then 0; for 'teleport', `sigmas_teleport` with `steps` network levels."
-    if steps < 1: raise ValueError(f"`steps` must be >= 1, got {steps}")
-    if sampler == 'teleport': return samplers.sigmas_teleport(steps+1, sigma_min, sigma_max, gauss=gauss, device=device)
-    return samplers.sigmas_karras(steps, sigma_min, sigma_max, rho, device=device)
-
-def nfe(sampler:str, steps:int, **opts) -> int:
-    "Number of denoiser calls `sampler` makes with `steps` steps."
-    if get_sampler(sampler) is samplers.sample_teleport: sampler = 'ipndm'   # the teleport itself costs no call
-    n = [0]
-    def den(x, sigma, **kw): n[0] += 1; return torch.zeros_like(x)
-    get_sampler(sampler)(den, torch.zeros(1, 1), get_sigmas(steps, device='cpu'), disable=True, **opts)
-    return n[0]
-
-# %% ../nbs/09_train.ipynb #8b8491b6
-def _share(n:int, rank:int=0, world:int=1) -> range:
-    "The contiguous share of `range(n)` that process `rank` of `world` works on."
-    b = [n*i // world for i in range(world+1)]
-    return range(b[rank], b[rank+1])
-
-@torch.no_grad()
-def generate(model, # a denoiser, `model(x, sigma) -> denoised`
-             n:int=64, # number of images
-             shape=(1, 28, 28), # (C,H,W) of one image
-             steps:int=10, # solver steps (see `nfe` for the network calls)
-             sampler:str='dpmpp_2m', # a name from `SAMPLERS`
-             seed:int=0, # seed of the starting noise
-             bs:int=256, # images per batch
-             sigma_min:float=0.002, sigma_max:float=80., rho:float=7., # the Karras schedule
-             rank:int=0, world:int=1, # this process's share of the `n` images
-             device=None, # default: the model's device
-             disable:bool=True, # no progress bar
-             gauss=None, # the data's `GaussianDenoiser` (see `fit_gauss`), which the 'teleport' sampler needs
-             **opts) -> torch.Tensor: # passed on to the sampler
-    "Images (n or this process's share, C, H, W) in [-1,1] sampled from `model` from seeded noise."
-    if n < 1: raise ValueError(f"n must be >= 1, got {n}")
-    if bs < 1: raise ValueError(f"bs must be >= 1, got {bs}")
-    f = get_sampler(sampler)
-    device = device or next(model.parameters()).device
-    if f is samplers.sample_teleport:
-        if gauss is None: raise ValueError("The 'teleport' sampler needs the data's mean and covariance (`gauss`, saved as gauss.safetensors by `Trained.save`)")
-        opts['gauss'] = copy.copy(gauss).to(device, torch.float32)
-    sigmas = get_sigmas(steps, sigma_min, sigma_max, rho, sampler, gauss, device='cpu')
-    x = torch.randn(n, *shape, generator=make_generator(seed))[_share(n, rank, world)]
-    out = [f(model, (xb*sigmas[0]).to(device), sigmas.to(device), disable=disable, **opts).float().cpu() for xb in x.split(bs)]
-    return torch.cat(out).clamp(-1, 1) if out else x
-
 # %% ../nbs/09_train.ipynb #5fef6369
 def default_data() -> str:
     "The course dataset on the hub when it answers (in about 2 s), else the bundled MNIST-5k."
@@ -121,30 +48,15 @@ def _get_dls(data, bs:int, size:int|None, n_data:int|None, seed:int, verbose:boo
     if isinstance(data, torch.Tensor):
         if data.ndim != 4: raise ValueError(f"Images must be a tensor (N,C,H,W), got shape {tuple(data.shape)}")
         if size is not None and data.shape[-1] != size: data = F.interpolate(data, size=(size, size), mode='bilinear', antialias=True)
-        data = ((data.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        data = to_uint8(data)
     return get_dls(data, bs=bs, size=size, valid_pct=0., seed=seed)
 
 # %% ../nbs/09_train.ipynb #9d00d053
 def fit_gauss(x:torch.Tensor, # images (N,C,H,W), uint8 or float in [-1,1]
               max_dim:int=4096): # `None` for images with more values than this (the covariance is max_dim^2)
-    "The `samplers.GaussianDenoiser` with the mean and covariance of the images `x`, in float64."
+    "The `GaussianDenoiser` with the mean and covariance of the images `x`, in float64."
     if x[0].numel() > max_dim: return None
-    return samplers.GaussianDenoiser.from_data(x.double()/127.5 - 1 if x.dtype == torch.uint8 else x.double())
-
-def save_gauss(gauss, path) -> Path:
-    "Write the mean and covariance of `gauss` to `path/gauss.safetensors`."
-    from safetensors.torch import save_file
-    cov = (gauss.U * gauss.lam) @ gauss.U.T
-    save_file({'mean': gauss.mean.reshape(gauss.shape).float().contiguous(), 'cov': cov.float().contiguous()}, str(Path(path)/'gauss.safetensors'))
-    return Path(path)/'gauss.safetensors'
-
-def load_gauss(path):
-    "The `GaussianDenoiser` saved in `path/gauss.safetensors` (float64), or `None` if there is none."
-    from safetensors.torch import load_file
-    f = Path(path)/'gauss.safetensors'
-    if not f.exists(): return None
-    d = load_file(str(f))
-    return samplers.GaussianDenoiser(d['mean'].double(), d['cov'].double())
+    return GaussianDenoiser.from_data(from_uint8(x).double())
 
 # %% ../nbs/09_train.ipynb #732076ab
 class _Count(Callback):
@@ -155,41 +67,42 @@ class _Count(Callback):
         if self.first is None: self.first = learn.yb[0].float().mean().item()
         self.n_batches += 1; self.n_images += learn.bs
 
-def _world():
-    "(rank, world size, is main) of this process."
-    from accelerate import PartialState
-    s = PartialState() if PartialState._shared_state else PartialState(cpu=default_device().type == 'cpu')   # cpu: gloo under torchrun
-    return s.process_index, s.num_processes, s.is_main_process
-
-def _gather(x:torch.Tensor) -> torch.Tensor:
-    "Concatenate the CPU tensors `x` of all processes, in rank order."
-    if not (torch.distributed.is_available() and torch.distributed.is_initialized()): return x
-    out = [None] * torch.distributed.get_world_size()
-    torch.distributed.all_gather_object(out, x)
-    return torch.cat(out)
-
 # %% ../nbs/09_train.ipynb #b6c78bee
 class Trained:
-    "The result of `train_diffusion`: the EMA `model`, the `learn`er, `stats`, `config`; `sample` and `save`."
-    def __init__(self, model, learn, stats:dict, config:dict, gauss=None):
-        self.model, self.learn, self.stats, self.config, self.gauss = model, learn, stats, config, gauss
+    "A trained denoiser `model` with its `config` and the data's Gaussian `gauss`: `sample`, `save`, `load`; from `train_diffusion`, also `learn` and `stats`."
+    def __init__(self, model, config:dict, gauss=None, learn=None, stats:dict|None=None):
+        self.model, self.config, self.gauss, self.learn, self.stats = model, config, gauss, learn, stats or config.get('stats', {})
     @property
     def raw_model(self): return self.learn.unwrapped_model
+    @property
+    def inputs(self) -> dict:
+        "What a sampler may need besides the model (see `sampler_spec`): here the data's Gaussian."
+        return dict(gauss=self.gauss)
     def sample(self, n:int=64, steps:int|None=None, sampler:str|None=None, seed:int=0, bs:int=256, model=None, **opts) -> torch.Tensor:
-        "`n` images in [-1,1] (gathered from all processes) with the recipe's sampler, or `steps`/`sampler`."
+        "`n` images in [-1,1] (each process makes its share; all are gathered) with the recipe's sampler, or `steps`/`sampler`."
         s = self.config['sampling']
-        rank, world, _ = _world()
+        init_processes(); rank, world = rank_world()
         x = generate(model or self.model, n, self.config['image_shape'], steps or s['steps'], sampler or s['sampler'], seed, bs,
-                     s['sigma_min'], s['sigma_max'], s['rho'], rank, world, gauss=self.gauss, **opts)
-        return _gather(x)
+                     s['sigma_min'], s['sigma_max'], s['rho'], rank, world, inputs=self.inputs, **opts)
+        return gather_cat(x)
     def save(self, path, n_samples:int=64, seed:int=0) -> Path:
-        "Write `path/model.safetensors`, `path/config.json` and `n_samples` images in `path/samples.png` (main process)."
+        "Write `path/model.safetensors`, `path/config.json`, the data's Gaussian and `n_samples` images in `path/samples.png` (main process)."
         path = save_checkpoint(self.model, path, **self.config)
-        if self.gauss is not None and _world()[2]: save_gauss(self.gauss, path)
+        if self.gauss is not None and is_main_process(): self.gauss.save(path/'gauss.safetensors')
         if n_samples:
             x = self.sample(n_samples, seed=seed)
-            if _world()[2]: save_grid(x, path/'samples.png', nrow=math.ceil(math.sqrt(n_samples)), scale=2)
+            if is_main_process(): save_grid(x, path/'samples.png', nrow=math.ceil(math.sqrt(n_samples)), scale=2)
+        barrier()
         return path
+    @classmethod
+    def load(cls, path, # folder written by `Trained.save` (or `fd_train`)
+             device=None): # default: `default_device()`
+        "The trained model saved in `path`, with its config and the data's Gaussian."
+        path, cfg = Path(path), load_config(path)
+        if 'image_shape' not in cfg or 'sampling' not in cfg:
+            raise ValueError(f"'{path}' is a checkpoint but not a trained diffusion model (no image_shape/sampling in its config.json)")
+        f = path/'gauss.safetensors'
+        return cls(load_checkpoint(path, device=device, arch='Denoiser'), cfg, GaussianDenoiser.load(f) if f.exists() else None)
     def __repr__(self): return f"Trained({json.dumps(self.stats)})"
 
 # %% ../nbs/09_train.ipynb #08a15b8d
@@ -223,7 +136,7 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
     if time_budget is not None and time_budget <= 0: raise ValueError(f"time_budget must be > 0 seconds, got {time_budget}")
     for k, v in dict(bs=bs, lr=lr, steps=steps).items():
         if v <= 0: raise ValueError(f"{k} must be > 0, got {v}")
-    get_sampler(sampler)
+    get_sampler(sampler)   # an unknown name fails before any work
     if epochs is None: epochs = 10**6 if time_budget else 20
     if data is None: data = default_data()
     set_seed(seed)
@@ -231,7 +144,8 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
     shape = dls.shape
     if sigma_data is None: sigma_data = pixel_stats(dls.train.dataset.x)[1]
     gauss = fit_gauss(dls.train.dataset.x)
-    if gauss is None and get_sampler(sampler) is samplers.sample_teleport: raise ValueError("The 'teleport' sampler needs images of at most 4,096 values")
+    try: sampler_inputs(sampler, {}, dict(gauss=gauss))   # the recipe has what the sampler needs
+    except ValueError as e: raise ValueError(f"{e} (the recipe keeps the data's Gaussian only for images of at most 4,096 values)") from None
     net = PatchUNet(shape[0], patch, nfs=list(nfs), n_blocks=n_blocks, attn_levels=list(attn_levels), dropout=dropout)
     if shape[1] % net.multiple or shape[2] % net.multiple:
         raise ValueError(f"Images of {shape[1]}x{shape[2]} do not fit {len(nfs)} UNet levels on {patch}x{patch} blocks: "
@@ -242,11 +156,11 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
                     batch_tfm=EDMNoisify(P_mean, P_std), device=device, mixed_precision=mixed_precision,
                     cbs=[LRSchedCB(cos_sched(warmup, final_lr)), ema, count, *cbs])
     learn.progress.disable = not verbose
-    rank, world, main = _world()
+    rank, world = rank_world()
     torch.manual_seed(seed + 1 + rank)   # different noise in each process
     learn.fit(epochs, valid=False, time_budget=time_budget)
-    n_img = int(learn._main_value(count.n_images * world))
-    stats = dict(epochs=round(learn.fit_steps / max(len(learn._ready(dls.train)), 1), 2), steps=learn.fit_steps, images=n_img,
+    n_img = int(learn.main_value(count.n_images * world))
+    stats = dict(epochs=round(learn.fit_steps / max(len(learn.process_dl(dls.train)), 1), 2), steps=learn.fit_steps, images=n_img,
                  train_time=round(learn.train_time, 1), img_per_s=round(n_img / max(learn.train_time, 1e-9), 1), processes=world,
                  loss=round(learn.recorder.losses[-1], 5), n_params=n_params(net))
     if world > 1:   # each process trained on its own share of the batches
@@ -256,15 +170,4 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
                   training=dict(size=size, epochs=None if epochs == 10**6 else epochs, time_budget=time_budget, bs=bs, lr=lr, wd=wd,
                                 warmup=warmup, final_lr=final_lr, ema_decay=ema_decay, P_mean=P_mean, P_std=P_std,
                                 n_data=n_data, seed=seed, mixed_precision=mixed_precision), stats=stats)
-    return Trained(ema.ema_model.eval(), learn, stats, config, gauss)
-
-# %% ../nbs/09_train.ipynb #e2de5606
-def load_trained(path, # folder written by `Trained.save` (or `fd_train`)
-                 device=None) -> tuple: # default: `default_device()`
-    "The denoiser saved in `path` and its config (image shape, sampling recipe, training settings)."
-    path = Path(path)
-    if not path.is_dir(): raise FileNotFoundError(f"Checkpoint folder not found: '{path}'")
-    cfg = load_config(path)
-    if 'image_shape' not in cfg or 'sampling' not in cfg:
-        raise ValueError(f"'{path}' is a checkpoint but not a trained diffusion model (no image_shape/sampling in its config.json)")
-    return load_checkpoint(path, device=device, arch=Denoiser), cfg
+    return Trained(ema.ema_model.eval(), config, gauss, learn, stats)

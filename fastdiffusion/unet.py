@@ -6,11 +6,11 @@
 from __future__ import annotations
 import math, torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
-from .learner import register_arch
+from .checkpoint import register_arch
 
 # %% auto #0
-__all__ = ['noise_level_embedding', 'norm_layer', 'zero_init', 'ResBlock', 'SelfAttention2d', 'icnr_', 'Downsample', 'Upsample',
-           'block_contrast', 'EmbBlock', 'UNet']
+__all__ = ['noise_level_embedding', 'zero_init', 'ResBlock', 'SelfAttention2d', 'icnr_', 'Downsample', 'Upsample',
+           'block_contrast', 'EmbBlock', 'UNet', 'PatchUNet']
 
 # %% ../nbs/04_unet.ipynb #9f840617
 def noise_level_embedding(t, dim:int, min_freq:float=1e-3, max_freq:float=1e2) -> torch.Tensor:
@@ -21,10 +21,6 @@ def noise_level_embedding(t, dim:int, min_freq:float=1e-3, max_freq:float=1e2) -
     return torch.cat([args.cos(), args.sin()], 1)
 
 # %% ../nbs/04_unet.ipynb #ae2eaa05
-def norm_layer(c:int, groups:int=8):
-    "GroupNorm over `c` channels in `groups` groups (fewer when `c` is not a multiple of `groups`)."
-    return nn.GroupNorm(math.gcd(groups, c), c)
-
 def zero_init(m:nn.Module) -> nn.Module:
     "Zero the weights and bias of `m` in place and return it."
     for p in m.parameters(): nn.init.zeros_(p)
@@ -144,10 +140,7 @@ class UNet(nn.Module):
         d = 2**(self.n_levels-1)
         if x.shape[-2] % d or x.shape[-1] % d:
             raise ValueError(f"Image size {tuple(x.shape[-2:])} must be divisible by {d} for {self.n_levels} levels (pad the images)")
-        t = torch.as_tensor(t, device=x.device, dtype=torch.float32)
-        if t.numel() == 1: t = t.reshape(1).expand(len(x))
-        if t.shape != (len(x),): raise ValueError(f"`t` must have shape (B,)=({len(x)},), got {tuple(t.shape)}")
-        return t
+        return check_sigma(t, x, torch.float32, name='t')
 
     def forward(self, x, t, y=None):
         "Output (B,out_ch,H,W) for images `x` (B,in_ch,H,W), noise levels `t` (B,) and, with `n_classes`, labels `y` (B,)."
@@ -164,3 +157,21 @@ class UNet(nn.Module):
         for m in self.mid: h = m(h, emb)
         for m in self.ups: h = m(h) if isinstance(m, Upsample) else m(torch.cat([h, hs.pop()], 1), emb)
         return self.out(h)
+
+# %% ../nbs/04_unet.ipynb #86c694cc
+@register_arch
+class PatchUNet(nn.Module):
+    "A `UNet` on `patch`x`patch` blocks of pixels folded into channels: pixel-unshuffle in, pixel-shuffle out."
+    def __init__(self, in_ch:int=1, # channels of the images
+                 patch:int=2, # side of the pixel blocks (1: a plain `UNet`)
+                 **kwargs): # passed on to `UNet` (`nfs`, `n_blocks`, `attn_levels`, ...)
+        super().__init__()
+        if patch < 1: raise ValueError(f"`patch` must be >= 1, got {patch}")
+        self.patch, self.unet = patch, UNet(in_ch=in_ch*patch**2, out_ch=in_ch*patch**2, **kwargs)
+    @property
+    def multiple(self) -> int: return self.patch * 2**(self.unet.n_levels-1)
+    def forward(self, x, t, **kw):
+        if x.shape[-2] % self.multiple or x.shape[-1] % self.multiple:
+            raise ValueError(f"Image size {tuple(x.shape[-2:])} must be divisible by {self.multiple} (patch {self.patch}, {self.unet.n_levels} levels)")
+        p = self.patch
+        return F.pixel_shuffle(self.unet(F.pixel_unshuffle(x, p), t, **kw), p) if p > 1 else self.unet(x, t, **kw)

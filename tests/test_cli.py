@@ -51,6 +51,7 @@ def test_train_writes_checkpoint(ckpt):
     assert sorted(f.name for f in ckpt.iterdir()) == ['config.json', 'gauss.safetensors', 'model.safetensors', 'samples.png']
     cfg = json.loads((ckpt/'config.json').read_text())
     assert cfg['arch'] == 'Denoiser' and cfg['args']['net']['arch'] == 'PatchUNet'
+    assert cfg['module'] == 'fastdiffusion.karras' and cfg['args']['net']['module'] == 'fastdiffusion.unet'
     assert 0.3 < cfg['args']['sigma_data'] < 1 and cfg['image_shape'] == [1, 28, 28]
     assert cfg['sampling']['steps'] == 3 and cfg['stats']['steps'] == 10   # 2 epochs of 5 batches of 8
 
@@ -102,8 +103,40 @@ def test_sample_errors(ckpt, tmp):
     assert 'do not match' in cli_error(fd_sample, ckpt=str(bad))
     cfg['arch'] = 'UNet'; (bad/'config.json').write_text(json.dumps(cfg))
     assert "holds a 'UNet' model, not 'Denoiser'" in cli_error(fd_sample, ckpt=str(bad))
+    cfg['arch'] = 'Denoiser'; cfg['args']['net']['args']['nfs'] = [16, 32]; (bad/'config.json').write_text(json.dumps(cfg))
+    w = (ckpt/'model.safetensors').read_bytes()
+    (bad/'model.safetensors').write_bytes(w[:len(w)//3])   # a truncated download
+    assert 'is not a readable safetensors file (truncated or corrupt?)' in cli_error(fd_sample, ckpt=str(bad))
+    (bad/'config.json').write_text('{"arch": ')
+    assert 'is not valid JSON' in cli_error(fd_sample, ckpt=str(bad))
     (bad/'config.json').unlink()
     assert 'No checkpoint config' in cli_error(fd_sample, ckpt=str(bad))
+    rc, o, e = run('fd_sample', '--ckpt', bad, tmp=tmp)
+    assert rc == 1 and len(e.strip().splitlines()) == 1 and 'No checkpoint config' in e   # one line, no traceback
+
+def test_checkpoint_loads_in_fresh_process(ckpt):
+    "A checkpoint written by fd_train loads in a process that imports nothing but the loader: the config says where its classes live."
+    code = ("import sys, torch\nfrom fastdiffusion.checkpoint import load_checkpoint\n"
+            f"m = load_checkpoint({str(ckpt)!r}, device='cpu')\n"
+            "x = torch.randn(2, 1, 28, 28); d = m(x, torch.tensor([0.5, 2.]))\n"
+            "print(type(m).__name__, type(m.net).__name__, tuple(d.shape))\n"
+            "print(sorted(k for k in sys.modules if k.startswith('fastdiffusion.')))")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=ENV, timeout=300, cwd='/')
+    assert r.returncode == 0, r.stderr
+    first, mods = r.stdout.strip().splitlines()
+    assert first == 'Denoiser PatchUNet (2, 1, 28, 28)'
+    assert not {'fastdiffusion.train', 'fastdiffusion.learner', 'fastdiffusion.cli', 'fastdiffusion.data'} & set(eval(mods)), mods
+
+def test_bad_arguments_before_heavy_imports():
+    "Arguments wrong on their face are refused before torch, numpy, datasets or accelerate are imported."
+    code = ("import sys\nfrom fastdiffusion.cli import fd_sample, fd_train\n"
+            "for f, kw in [(fd_sample, dict(n=0)), (fd_sample, dict(steps=-1)), (fd_sample, dict(out='x.gif')), (fd_train, dict(time_budget=-1)), (fd_train, dict(channels='x'))]:\n"
+            "    try: f(**kw)\n    except SystemExit as e: print(e.code)\n"
+            "print(sorted(m for m in ('torch', 'numpy', 'datasets', 'accelerate') if m in sys.modules))")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=ENV, timeout=120)
+    lines = r.stdout.strip().splitlines()
+    assert r.returncode == 0 and lines[-1] == '[]' and len(lines) == 6, r.stdout + r.stderr
+    assert all(l.startswith(('fd_sample: error:', 'fd_train: error:')) for l in lines[:-1])
 
 def test_two_processes(digits, ckpt, tmp):
     "torchrun: each process trains on half of every epoch's batches; only the main process writes files."
@@ -116,11 +149,11 @@ def test_two_processes(digits, ckpt, tmp):
     assert o.count('wrote ') == 1 and '2 processes' in o
     assert sorted(f.name for f in (tmp/'m2').iterdir()) == ['config.json', 'gauss.safetensors', 'model.safetensors', 'samples.png']
     assert json.loads((tmp/'m2'/'config.json').read_text())['stats']['processes'] == 2
-    # sampling in 2 processes gives the images of 1 process, gathered in order (torchrun takes `--n` for its own
-    # options' abbreviation, so this uses the default n=64)
-    if not (tmp/'s1.npz').exists(): assert run('fd_sample', '--ckpt', ckpt, '--bs', 24, '--seed', 1, '--out', tmp/'s1.npz', tmp=tmp)[0] == 0
-    rc, o, e = run('fd_sample', '--ckpt', ckpt, '--bs', 24, '--seed', 1, '--out', tmp/'s2.npz', tmp=tmp, procs=2)
+    # sampling in 2 processes gives the images of 1 process, gathered in order, also for a number of images that
+    # does not split evenly (torchrun takes `--n` for an abbreviation of its own options unless `--` comes first)
+    assert run('fd_sample', '--ckpt', ckpt, '--n', 9, '--bs', 4, '--seed', 1, '--out', tmp/'s9.npz', tmp=tmp)[0] == 0
+    rc, o, e = run('fd_sample', '--', '--ckpt', ckpt, '--n', 9, '--bs', 4, '--seed', 1, '--out', tmp/'s9x2.npz', tmp=tmp, procs=2)
     assert rc == 0, e
-    assert o.count('wrote 64 images') == 1 and '2 processes' in o
-    a, b = np.load(tmp/'s1.npz')['images'].astype(int), np.load(tmp/'s2.npz')['images'].astype(int)
-    assert a.shape == b.shape and np.abs(a - b).max() <= 1 and (a == b).mean() > 0.99
+    assert o.count('wrote 9 images') == 1 and '2 processes' in o
+    a, b = np.load(tmp/'s9.npz')['images'].astype(int), np.load(tmp/'s9x2.npz')['images'].astype(int)
+    assert a.shape == b.shape == (9, 1, 28, 28) and np.abs(a - b).max() <= 1 and (a == b).mean() > 0.99

@@ -8,14 +8,15 @@ SCRIPT = textwrap.dedent('''
     from pathlib import Path
     from types import SimpleNamespace
     from torch.utils.data import DataLoader, TensorDataset
-    import fastdiffusion.learner as L
+    import fastdiffusion.checkpoint as C
     from fastdiffusion.learner import *
+    from fastdiffusion.checkpoint import register_arch, save_checkpoint, load_checkpoint
 
     out = Path(sys.argv[1])
     writes = []
-    _save = L.save_model
+    _save = C.save_model
     def counting_save(model, fname, **kw): writes.append(str(fname)); return _save(model, fname, **kw)
-    L.save_model = counting_save                     # count the checkpoint files each process writes
+    C.save_model = counting_save                     # count the checkpoint files each process writes
 
     @register_arch
     class Lin(nn.Module):
@@ -96,7 +97,7 @@ def test_two_process_training(tmp_path):
     # only rank 0 writes the checkpoint; both read it back after the barrier
     assert len(r0['writes']) == 1 and r1['writes'] == []
     assert sorted(p.name for p in (tmp_path/'ck').iterdir()) == ['config.json', 'model.safetensors']
-    assert json.loads((tmp_path/'ck'/'config.json').read_text()) == {'arch': 'Lin', 'args': {'n': 2}, 'note': 'two processes'}
+    assert json.loads((tmp_path/'ck'/'config.json').read_text()) == {'arch': 'Lin', 'module': '__main__', 'args': {'n': 2}, 'note': 'two processes'}
     assert r0['loaded'] == r1['loaded'] == r0['final']
     # only the main process prints: one table header per fit (3 fits), not two
     assert r.stdout.count('train_loss') == 3, r.stdout

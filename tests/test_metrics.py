@@ -1,7 +1,8 @@
 "Tests of `fastdiffusion.metrics` outside the notebook: numerical edge cases, the cache, and bad input."
 import json, numpy as np, pytest, torch
 from fastdiffusion.metrics import (trace_sqrt_product, sqrtm_psd, fid, kid, fit_size, get_feature_extractor,
-                                   ImageEvaluator, load_classifier)
+                                   ImageEvaluator, FeatureNet)
+from fastdiffusion.checkpoint import load_checkpoint, load_config
 
 def _cov(n, d, seed):
     g = torch.Generator().manual_seed(seed)
@@ -53,10 +54,10 @@ def test_cache_round_trip(tmp_path):
     fe1 = get_feature_extractor('mnist5k', cache_dir=tmp_path, epochs=1, n_train=300, device='cpu', verbose=False)
     p = tmp_path/'classifiers'/'mnist5k-28px'
     cfg = json.loads((p/'config.json').read_text())
-    assert cfg['arch'] == 'FeatureNet' and cfg['n_train'] + cfg['n_valid'] == 300 and 0 <= cfg['valid_acc'] <= 1
+    assert cfg['arch'] == 'FeatureNet' and cfg['module'] == 'fastdiffusion.metrics' and cfg['n_train'] + cfg['n_valid'] == 300 and 0 <= cfg['valid_acc'] <= 1
     fe2 = get_feature_extractor('mnist5k', cache_dir=tmp_path, device='cpu', verbose=False)
     x = torch.rand(16, 1, 28, 28)*2 - 1
     assert torch.equal(fe1(x), fe2(x))
     assert torch.equal(fe2(fit_size(x, 32)), fe1(x))
-    model, cfg2 = load_classifier(p)
-    assert cfg2['valid_idx'] == cfg['valid_idx']
+    model, cfg2 = load_checkpoint(p, device='cpu', arch=FeatureNet), load_config(p)
+    assert cfg2['valid_idx'] == cfg['valid_idx'] and torch.equal(fe1.model.features(x), model.features(x))

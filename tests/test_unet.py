@@ -3,7 +3,7 @@ import tempfile
 import pytest, torch
 from fastdiffusion.unet import UNet
 from fastdiffusion.crappify import Noise, Blur, Compose, ConvDenoiser, denoise_from_noise
-from fastdiffusion.learner import save_checkpoint, load_checkpoint
+from fastdiffusion.checkpoint import save_checkpoint, load_checkpoint
 from fastdiffusion.core import make_generator
 
 torch.set_num_threads(1)

@@ -25,6 +25,8 @@ def test_workflows_consistent_with_ci():
     assert install in gpu and 'nbdev_test --flags "cuda slow"' in gpu and 'pytest -q tests' in gpu
     runs_on = _load(root/'.github'/'workflows'/'gpu.yaml')['jobs']['cuda-tests']['runs-on']
     assert 'self-hosted' in runs_on and 'gpu' in runs_on
+    cond = _load(root/'.github'/'workflows'/'gpu.yaml')['jobs']['cuda-tests'].get('if', '')
+    assert "workflow_dispatch" in cond and 'vars.GPU_RUNNER' in cond   # no job waits forever for a runner that is not there
     assert 'nbdev_docs' in steps('deploy.yaml')
 
 def test_sidebar_follows_course_order():

@@ -2,38 +2,45 @@
 
 Each run trains for the same CPU time budget, then samples `--n_eval` images and scores them with
 `fastdiffusion.metrics` (FID/KID of a classifier trained on MNIST-5k) against half of the real digits, beside the
-floor (the other half of the real digits against the same half). Results are merged into `results.json` next to
-this script; sample grids go beside it as PNGs.
+floor (the other half of the real digits against the same half). Results are merged into `results.json` in
+`nbs/bench/` (the README shows them from there): `results.json`, the table rendered as `results.md`, and the sample
+grids as PNGs.
 
-    python nbs/bench/bench_diffusers.py floor
-    python nbs/bench/bench_diffusers.py ours
-    python nbs/bench/bench_diffusers.py diffusers --lr 2e-3
-    python nbs/bench/bench_diffusers.py diffusers --lr 5e-4
-    python nbs/bench/bench_diffusers.py diffusers --lr 1e-4
-    python nbs/bench/bench_diffusers.py diffusers --lr 5e-4 --save d5e4 && python nbs/bench/bench_diffusers.py check --load d5e4
-    python nbs/bench/bench_diffusers.py table
-    python nbs/bench/bench_diffusers.py ours --budget 300 --threads 1 --kw '{"P_mean": 0.0}' --results trials/results.json   # a trial
+    python bench/bench_diffusers.py floor
+    python bench/bench_diffusers.py ours
+    python bench/bench_diffusers.py diffusers --lr 1e-4      # the example's documented learning rate
+    python bench/bench_diffusers.py diffusers --lr 5e-4
+    python bench/bench_diffusers.py diffusers --lr 1e-3
+    python bench/bench_diffusers.py diffusers --lr 2e-3
+    python bench/bench_diffusers.py diffusers --lr 1e-3 --save d1e3 && python bench/bench_diffusers.py check --load d1e3
+    python bench/bench_diffusers.py table
+    python bench/bench_diffusers.py ours --budget 300 --threads 1 --kw '{"P_mean": 0.0}' --results trials/results.json   # a trial
 
 `diffusers` is a benchmark-only dependency (`pip install diffusers`), imported only by the `diffusers` command.
 The diffusers recipe follows its `examples/unconditional_image_generation/train_unconditional.py`: `UNet2DModel`,
 `DDPMScheduler` (1000 linear-β steps, ε-prediction), AdamW (β=(0.95, 0.999), weight decay 1e-6), gradient clipping
 at 1, a cosine LR schedule with 500 warm-up steps, EMA (warm-up, inverse γ 1, power 3/4, max 0.9999), batch size 16,
 sampled with the EMA weights by DDIM (20 steps) and DPM-Solver++ (10 steps). Its UNet is the small MNIST
-configuration (28 px, channels 32-64-64, attention in the two lower levels, one ResNet layer per block). Its
-cosine schedule runs over the time budget (as ours does), so it too ends with a decayed learning rate.
+configuration (28 px, channels 32-64-64, attention in the two lower levels, one ResNet layer per block) with 8
+GroupNorm groups (`--groups`), so every group holds at least 4 channels: with diffusers' default of 32 groups the
+32-channel level would normalise each channel alone (InstanceNorm), which the example, whose smallest level has 128
+channels in 32 groups, never does. Its cosine schedule runs over the time budget (as ours does), so it too ends
+with a decayed learning rate.
 """
-import argparse, json, math, os, platform, sys, time, datetime
+import json, math, platform, time, datetime
 from pathlib import Path
+from types import SimpleNamespace
 import torch
+from fastcore.script import call_parse, Param
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE/'results.json'
+RESULTS = HERE.parent/'nbs'/'bench'/'results.json'
 
 def real_halves():
     "MNIST-5k in [-1,1], split into the two halves that `08_metrics` uses for its floor."
-    from fastdiffusion.core import set_seed
+    from fastdiffusion.core import set_seed, from_uint8
     from fastdiffusion.data import mnist5k_arrays
-    x = torch.from_numpy(mnist5k_arrays()[0])[:, None].float() / 127.5 - 1
+    x = from_uint8(torch.from_numpy(mnist5k_arrays()[0])[:, None])
     set_seed(0); perm = torch.randperm(len(x))
     return x[perm[:2500]], x[perm[2500:]]
 
@@ -51,11 +58,12 @@ def hardware() -> str:
     except (OSError, StopIteration): pass
     return f"{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
-def save(key:str, row:dict):
+def save_row(key:str, row:dict):
     res = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     row.update(date=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'), hardware=hardware())
     res[key] = row
     RESULTS.write_text(json.dumps(res, indent=1))
+    if 'floor' in res: RESULTS.with_suffix('.md').write_text(markdown_table(res) + '\n')
     print(key, json.dumps(row))
 
 def grid(x, name:str):
@@ -70,7 +78,7 @@ def run_floor(a, n_draws:int=20):
     g = torch.Generator().manual_seed(0)
     draws = [score(ev, half_a[torch.randperm(len(half_a), generator=g)[:a.n_eval]]) for _ in range(n_draws)]
     fids = torch.tensor([d['fid'] for d in draws], dtype=torch.float64)
-    save('floor', dict(what=f'{a.n_eval} real digits (half A) vs 2500 (half B), mean of {n_draws} draws',
+    save_row('floor', dict(what=f'{a.n_eval} real digits (half A) vs 2500 (half B), mean of {n_draws} draws',
                        fid=round(fids.mean().item(), 3), fid_std=round(fids.std().item(), 3),
                        fid_min=round(fids.min().item(), 3), fid_max=round(fids.max().item(), 3),
                        kid=round(sum(d['kid'] for d in draws) / n_draws, 5), kid_std=round(sum(d['kid_std'] for d in draws) / n_draws, 5)))
@@ -78,7 +86,8 @@ def run_floor(a, n_draws:int=20):
 
 # ---------------------------------------------------------------- ours
 def run_ours(a):
-    from fastdiffusion.train import train_diffusion, nfe
+    from fastdiffusion.train import train_diffusion
+    from fastdiffusion.samplers import nfe
     kw = json.loads(a.kw) if a.kw else {}
     if a.lr: kw['lr'] = a.lr
     res = train_diffusion('mnist5k', time_budget=a.budget, device='cpu', verbose=False, **kw)
@@ -93,28 +102,30 @@ def run_ours(a):
             x = res.sample(a.n_eval, steps=steps, sampler=sampler, seed=1, bs=500)
             ts = time.time() - t0
             key = f'{name}_nfe{steps}' + ('' if sampler == s['sampler'] else f'_{sampler}')
-            save(key, dict(recipe=name, sampler=f"{sampler} {steps} steps", nfe=nfe(sampler, steps), lr=res.config['training']['lr'],
+            save_row(key, dict(recipe=name, sampler=f"{sampler} {steps} steps", nfe=nfe(sampler, steps), lr=res.config['training']['lr'],
                            n_params=res.stats['n_params'], img_per_s=res.stats['img_per_s'], epochs=res.stats['epochs'],
                            steps=res.stats['steps'], train_time=res.stats['train_time'], sample_time=round(ts, 1),
                            **score(ev, x), config=dict(training=res.config['training'], net=res.model.config['net']['args'])))
             grid(x, key)
 
 # ---------------------------------------------------------------- diffusers
-def diffusers_unet():
+def diffusers_unet(groups:int=8):
+    "The small MNIST `UNet2DModel`: 32-64-64 channels, `groups` GroupNorm groups (at least 4 channels in each)."
     from diffusers import UNet2DModel
     return UNet2DModel(sample_size=28, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(32, 64, 64),
                        down_block_types=('DownBlock2D', 'AttnDownBlock2D', 'AttnDownBlock2D'),
-                       up_block_types=('AttnUpBlock2D', 'AttnUpBlock2D', 'UpBlock2D'))
+                       up_block_types=('AttnUpBlock2D', 'AttnUpBlock2D', 'UpBlock2D'), norm_num_groups=groups)
 
-def train_diffusers(lr:float, budget:float, bs:int=16, warmup:int=500, seed:int=0):
+def train_diffusers(lr:float, budget:float, bs:int=16, warmup:int=500, seed:int=0, groups:int=8):
     "diffusers' train_unconditional recipe, stopped after `budget` seconds of training; returns (EMA unet, scheduler, stats)."
     import torch.nn.functional as F
     from diffusers import DDPMScheduler
     from diffusers.training_utils import EMAModel
+    from fastdiffusion.core import from_uint8
     from fastdiffusion.data import mnist5k_arrays
     torch.manual_seed(seed)
-    x = torch.from_numpy(mnist5k_arrays()[0])[:, None].float() / 127.5 - 1
-    unet, sched = diffusers_unet(), DDPMScheduler(num_train_timesteps=1000, beta_schedule='linear')
+    x = from_uint8(torch.from_numpy(mnist5k_arrays()[0])[:, None])
+    unet, sched = diffusers_unet(groups), DDPMScheduler(num_train_timesteps=1000, beta_schedule='linear')
     opt = torch.optim.AdamW(unet.parameters(), lr=lr, betas=(0.95, 0.999), weight_decay=1e-6, eps=1e-8)
     ema = EMAModel(unet.parameters(), decay=0.9999, use_ema_warmup=True, inv_gamma=1.0, power=3/4, model_cls=type(unet), model_config=unet.config)
     n_steps, n_img, t0, done = 0, 0, time.perf_counter(), False
@@ -152,7 +163,8 @@ def sample_diffusers(unet, scheduler, n:int, steps:int, seed:int=1, bs:int=500):
 def run_diffusers(a):
     from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
     lr = a.lr or 1e-4
-    unet, sched, stats = train_diffusers(lr, a.budget)
+    unet, sched, stats = train_diffusers(lr, a.budget, groups=a.groups)
+    stats['groups'] = a.groups
     print(stats, flush=True)
     if a.save: unet.save_pretrained(a.save)
     ev = evaluator()
@@ -162,7 +174,7 @@ def run_diffusers(a):
         t0 = time.time()
         x = sample_diffusers(unet, s, a.n_eval, steps)
         ts = time.time() - t0
-        save(f'{name}_{sname}{steps}', dict(recipe=f'diffusers lr {lr:g}', sampler=f'{sname} {steps} steps', nfe=steps, lr=lr, **stats,
+        save_row(f'{name}_{sname}{steps}', dict(recipe=f'diffusers lr {lr:g}', sampler=f'{sname} {steps} steps', nfe=steps, lr=lr, **stats,
                                             sample_time=round(ts, 1), **score(ev, x)))
         grid(x, f'{name}_{sname.lower().replace("+", "p")}{steps}')
 
@@ -190,6 +202,7 @@ def markdown_table(res:dict) -> str:
     res = dict(res); floor = res.pop('floor')
     num = lambda v: f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
     rows = ["| recipe | sampler | NFE | lr | params | img/s | epochs | FID | FID / floor | KID |", "|---|---|---|---|---|---|---|---|---|---|"]
+    res = {k: r for k, r in res.items() if 'recipe' in r}
     for k, r in sorted(res.items(), key=lambda kv: (kv[1]['recipe'] != 'ours', kv[1]['recipe'], kv[1]['fid'])):
         rows.append(f"| {r['recipe']} | {r['sampler']} | {r['nfe']} | {r['lr']:g} | {r['n_params']/1e6:.2f}M | {r['img_per_s']:.0f} "
                     f"| {r['epochs']:.1f} | {num(r['fid'])} | {num(r['fid']/floor['fid'])} | {num(r['kid'])} |")
@@ -199,22 +212,27 @@ def markdown_table(res:dict) -> str:
     if dates: rows.append(f"\n Measured {dates[0]} to {dates[-1]} on {', '.join(hw)}.")
     return '\n'.join(rows)
 
-def run_table(a): print(markdown_table(json.loads(RESULTS.read_text())))
+def run_table(a):
+    res = json.loads(RESULTS.read_text())
+    RESULTS.with_suffix('.md').write_text(markdown_table(res) + '\n')
+    print(markdown_table(res))
 
-if __name__ == '__main__':
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('what', choices=['floor', 'ours', 'diffusers', 'check', 'table'])
-    p.add_argument('--lr', type=float, default=None, help='learning rate (diffusers default 1e-4; ours: the recipe default)')
-    p.add_argument('--budget', type=float, default=600., help='seconds of training')
-    p.add_argument('--n_eval', type=int, default=1000, help='generated images scored against 2,500 real ones')
-    p.add_argument('--threads', type=int, default=2)
-    p.add_argument('--name', default=None, help='row name in results.json')
-    p.add_argument('--kw', default=None, help='JSON dict of extra train_diffusion arguments (ours)')
-    p.add_argument('--samplers', default=None, help="comma-separated samplers to score (ours; default: the recipe's)")
-    p.add_argument('--save', default=None, help='folder to save the trained model in (ours, diffusers)')
-    p.add_argument('--load', default=None, help='a diffusers network saved with --save (check)')
-    p.add_argument('--results', default=None, help='JSON file to merge the results into (default: results.json beside this script); grids go beside it')
-    a = p.parse_args()
-    torch.set_num_threads(a.threads)
-    if a.results: RESULTS = Path(a.results).resolve(); RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    dict(floor=run_floor, ours=run_ours, diffusers=run_diffusers, check=run_check, table=run_table)[a.what](a)
+@call_parse
+def main(what:Param("what to run", str, choices=['floor', 'ours', 'diffusers', 'check', 'table']),
+         lr:float=None, # learning rate (diffusers default 1e-4; ours: the recipe default)
+         budget:float=600., # seconds of training
+         n_eval:int=1000, # generated images scored against 2,500 real ones
+         threads:int=2, # torch threads
+         groups:int=8, # GroupNorm groups of the diffusers UNet (diffusers' default: 32)
+         name:str=None, # row name in results.json
+         kw:str=None, # JSON dict of extra `train_diffusion` arguments (ours)
+         samplers:str=None, # comma-separated samplers to score (ours; default: the recipe's)
+         save:str=None, # folder to save the trained model in (ours, diffusers)
+         load:str=None, # a diffusers network saved with --save (check)
+         results:str=None): # JSON file to merge the results into (default: nbs/bench/results.json); grids go beside it
+    "Quality at equal cost: our recipe against diffusers' unconditional-training recipe on MNIST-5k."
+    global RESULTS
+    torch.set_num_threads(threads)
+    if results: RESULTS = Path(results).resolve(); RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    a = SimpleNamespace(lr=lr, budget=budget, n_eval=n_eval, groups=groups, name=name, kw=kw, samplers=samplers, save=save, load=load)
+    dict(floor=run_floor, ours=run_ours, diffusers=run_diffusers, check=run_check, table=run_table)[what](a)
