@@ -15,8 +15,8 @@ __all__ = ['IPNDM_COEFFS', 'SAMPLERS', 'sigmas_karras', 'sigmas_exponential', 's
            'ancestral_step', 'noise_sampler_for', 'BrownianNoise', 'GaussianDenoiser', 'GMMDenoiser', 'sampler_spec',
            'sample_euler', 'sample_heun', 'sample_dpm_2', 'sample_euler_ancestral', 'sample_dpm_2_ancestral',
            'lms_coeff', 'sample_lms', 'sample_dpmpp_2s_ancestral', 'sample_dpmpp_sde', 'sample_dpmpp_2m',
-           'sample_dpmpp_3m', 'sample_ipndm', 'sigmas_teleport', 'gauss_history', 'sample_teleport', 'get_sampler',
-           'sampler_inputs', 'get_sigmas', 'nfe', 'generate']
+           'sample_dpmpp_3m', 'sample_ipndm', 'teleport_skip', 'teleport_solver', 'sigmas_teleport', 'gauss_history',
+           'gauss_denoised', 'sample_teleport', 'get_sampler', 'sampler_inputs', 'get_sigmas', 'nfe', 'generate']
 
 # %% ../nbs/07_samplers.ipynb #51a3f7fc
 def _finish(sigmas, device=None):
@@ -361,10 +361,12 @@ def sample_dpmpp_2m(model, x, sigmas, extra_args=None, callback=None, disable=No
     return x
 
 @torch.no_grad()
-def sample_dpmpp_3m(model, x, sigmas, extra_args=None, callback=None, disable=None):
-    "DPM-Solver++(3M): third-order multistep in lambda (k-diffusion's `dpmpp_3m_sde` with eta=0)."
+def sample_dpmpp_3m(model, x, sigmas, extra_args=None, callback=None, disable=None, hist=()):
+    "DPM-Solver++(3M): third-order multistep in lambda (k-diffusion's `dpmpp_3m_sde` with eta=0); `hist`: earlier (lambda, D), newest first."
     sigmas, extra_args, s_in = _prep(x, sigmas, extra_args)
-    D1 = D2 = h1 = h2 = None
+    (l1, D1), (l2, D2) = (list(hist) + [(None, None)] * 2)[:2]   # optional history: start at full order
+    h1 = None if l1 is None else _lam(sigmas[0]) - l1
+    h2 = None if l2 is None else l1 - l2
     for i in trange(len(sigmas) - 1, disable=disable):
         denoised = model(x, sigmas[i] * s_in, **extra_args)
         _cb(callback, x, i, sigmas[i], sigmas[i], denoised)
@@ -399,23 +401,40 @@ def sample_ipndm(model, x, sigmas, extra_args=None, callback=None, disable=None,
         x = x + (sigmas[i+1] - sigmas[i]) * sum(c * d for c, d in zip(IPNDM_COEFFS[len(ds)-1], ds))
     return x
 
+def teleport_skip(nfe:int, gauss, c:float=0.5, a:float=0.5) -> float:
+    "Where to stop teleporting with `nfe` calls to spend: `c * radius * (nfe/5)**a` (radius = sqrt(tr Sigma) of `gauss`; a=0: a fixed jump)."
+    return c * float(gauss.radius) * (nfe / 5) ** a
+
+def teleport_solver(nfe:int, switch:int=20) -> str:
+    "The solver after the jump: iPNDM below `switch` calls, DPM-Solver++(3M) from there on."
+    return 'ipndm' if nfe < switch else 'dpmpp_3m'
+
 def sigmas_teleport(n:int, sigma_min:float, sigma_max:float, sigma_skip:float|None=None, rho:float=5., gauss=None,
-                    skip:float=0.7, device=None) -> torch.Tensor:
-    "`sigma_max`, then `n-1` Karras levels from `sigma_skip` (default `skip * gauss.radius`) to `sigma_min`, then 0."
+                    skip:float|None=None, device=None) -> torch.Tensor:
+    "`sigma_max`, then `n-1` Karras levels from `sigma_skip` (default `teleport_skip(n-1, gauss)`; `skip * radius` if given) to `sigma_min`, then 0."
     _check_range(n, sigma_min, sigma_max)
     if n < 2: raise ValueError("`sigmas_teleport` needs n >= 2 (one teleport, then at least one step)")
     if sigma_skip is None:
-        if gauss is None: raise ValueError("`sigmas_teleport` needs `sigma_skip` or `gauss` (the default `sigma_skip` is `skip * gauss.radius`)")
-        sigma_skip = skip * float(gauss.radius)
+        if gauss is None: raise ValueError("`sigmas_teleport` needs `sigma_skip` or `gauss` (the default `sigma_skip` comes from `gauss.radius`)")
+        sigma_skip = skip * float(gauss.radius) if skip is not None else teleport_skip(n - 1, gauss)
     sigma_skip = min(max(sigma_skip, sigma_min), sigma_max)
-    rest = sigmas_karras(n - 1, sigma_min, sigma_skip, rho, device='cpu')[:-1]
+    rest = sigmas_karras(n - 1, sigma_min, sigma_skip, rho, device='cpu')[:-1].clamp_max(sigma_skip)
     return _finish(torch.cat([torch.tensor([float(sigma_max)], dtype=torch.float64), rest]), device)
+
+def _levels_above(sigmas, k:int) -> list:
+    "`k` noise levels above `sigmas[0]`, spaced in log-sigma like the first step."
+    s0, s1 = sigmas[0], sigmas[1]
+    return [s0 * (s0 / s1) ** j for j in range(1, k + 1)]
 
 def gauss_history(gauss, x, sigmas, k:int) -> list:
     "Slopes of the Gaussian PF-ODE at `k` levels above `sigmas[0]` (spaced like the first step), newest first."
-    s0, s1, s_in = sigmas[0], sigmas[1], x.new_ones([x.shape[0]])
-    svs = [s0 * (s0 / s1) ** j for j in range(1, k + 1)]
-    return [to_d(xv, sv * s_in, gauss(xv, sv * s_in)) for sv in svs for xv in [gauss.flow(x, s0, sv)]]
+    s0, s_in = sigmas[0], x.new_ones([x.shape[0]])
+    return [to_d(xv, sv * s_in, gauss(xv, sv * s_in)) for sv in _levels_above(sigmas, k) for xv in [gauss.flow(x, s0, sv)]]
+
+def gauss_denoised(gauss, x, sigmas, k:int) -> list:
+    "(lambda, D) of the Gaussian at `k` levels above `sigmas[0]` (spaced like the first step) along its exact flow, newest first."
+    s0, s_in = sigmas[0], x.new_ones([x.shape[0]])
+    return [(_lam(sv), gauss(gauss.flow(x, s0, sv), sv * s_in)) for sv in _levels_above(sigmas, k)]
 
 def _teleport_schedule(steps, sigma_min, sigma_max, rho=None, device=None, gauss=None):
     "`sigmas_teleport` with `steps` network levels (its own rho; the Karras `rho` is not used)."
@@ -425,17 +444,23 @@ def _teleport_schedule(steps, sigma_min, sigma_max, rho=None, device=None, gauss
               gauss=("the data's mean and covariance (a `GaussianDenoiser`, e.g. `GaussianDenoiser.from_data(images)`)",
                      lambda: GaussianDenoiser(torch.zeros(1, dtype=torch.float64), torch.eye(1, dtype=torch.float64))))
 @torch.no_grad()
-def sample_teleport(model, x, sigmas, extra_args=None, callback=None, disable=None, gauss=None, sampler=None, **opts):
-    "Jump sigmas[0] -> sigmas[1] by the exact PF-ODE of the Gaussian `gauss` (0 NFE), then `sampler` (iPNDM, order 3) on the rest."
+def sample_teleport(model, x, sigmas, extra_args=None, callback=None, disable=None, gauss=None, sampler=None,
+                    solver:str|None=None, # 'ipndm' or 'dpmpp_3m' after the jump; default `teleport_solver(calls)`
+                    **opts):
+    "Jump sigmas[0] -> sigmas[1] by the Gaussian's exact PF-ODE (Wang & Vastola 2024; 0 NFE), then a multistep solver started at full order."
     if gauss is None: raise ValueError("`sample_teleport` needs `gauss=`: a `GaussianDenoiser`, e.g. `GaussianDenoiser.from_data(X)`")
     sigmas, _, _ = _prep(x, sigmas, extra_args)
     x = gauss.flow(x, sigmas[0], sigmas[1])
     if sigmas[1] == 0: return x
-    if sampler is None:   # iPNDM, warm-started with the Gaussian's slopes above sigma_skip (free multistep history)
+    kw, rest = dict(extra_args=extra_args, callback=callback, disable=disable), sigmas[1:]
+    if sampler is not None: return sampler(model, x, rest, **kw, **opts)
+    warm = len(rest) > 2 and rest[1] > 0   # the Gaussian's exact history above sigma_skip: start at full order
+    solver = solver or teleport_solver(int((rest > 0).sum()))
+    if solver == 'ipndm':
         order = opts.pop('order', 3)
-        ds = gauss_history(gauss, x, sigmas[1:], order - 1) if len(sigmas) > 3 and sigmas[2] > 0 else None
-        return sample_ipndm(model, x, sigmas[1:], extra_args=extra_args, callback=callback, disable=disable, order=order, ds=ds, **opts)
-    return sampler(model, x, sigmas[1:], extra_args=extra_args, callback=callback, disable=disable, **opts)
+        return sample_ipndm(model, x, rest, **kw, order=order, ds=gauss_history(gauss, x, rest, order - 1) if warm else None, **opts)
+    if solver == 'dpmpp_3m': return sample_dpmpp_3m(model, x, rest, **kw, hist=gauss_denoised(gauss, x, rest, 2) if warm else (), **opts)
+    raise ValueError(f"`solver` must be 'ipndm' or 'dpmpp_3m', got {solver!r}")
 
 # %% ../nbs/07_samplers.ipynb #e1a8a291
 SAMPLERS = {f.__name__[len('sample_'):]: f for f in (sample_euler, sample_heun, sample_dpm_2, sample_euler_ancestral, sample_dpm_2_ancestral,
