@@ -121,7 +121,7 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
                     attn_levels=(1,), # levels with self-attention
                     patch:int=2, # pixel blocks folded into channels (`PatchUNet`)
                     dropout:float=0., # dropout in the ResBlocks
-                    sigma_data:float|None=None, # default: the std of the training pixels
+                    sigma_data:float|None=None, # default: the RMS of the training pixels (notebook 06, "The data's mean")
                     P_mean:float=0., P_std:float=1.4, # log-normal training σ: EDM's -1.2, 1.2 moved up for short budgets (see above)
                     sampler:str='dpmpp_2m', steps:int=10, # the sampling recipe saved with the model
                     sigma_min:float=0.002, sigma_max:float=80., rho:float=7., # the Karras schedule for sampling
@@ -142,7 +142,7 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
     set_seed(seed)
     dls = _get_dls(data, bs, size, n_data, seed, verbose)
     shape = dls.shape
-    if sigma_data is None: sigma_data = pixel_stats(dls.train.dataset.x)[1]
+    if sigma_data is None: mean, std = pixel_stats(dls.train.dataset.x); sigma_data = (mean**2 + std**2) ** 0.5
     gauss = fit_gauss(dls.train.dataset.x)
     try: sampler_inputs(sampler, {}, dict(gauss=gauss))   # the recipe has what the sampler needs
     except ValueError as e: raise ValueError(f"{e} (the recipe keeps the data's Gaussian only for images of at most 4,096 values)") from None
