@@ -12,7 +12,8 @@ grids as PNGs.
     python bench/bench_diffusers.py diffusers --lr 5e-4
     python bench/bench_diffusers.py diffusers --lr 1e-3
     python bench/bench_diffusers.py diffusers --lr 2e-3
-    python bench/bench_diffusers.py diffusers --lr 1e-3 --save d1e3 && python bench/bench_diffusers.py check --load d1e3
+    python bench/bench_diffusers.py diffusers --lr 4e-3 --save d4e3 && python bench/bench_diffusers.py check --load d4e3
+    python bench/bench_diffusers.py diffusers --lr 8e-3
     python bench/bench_diffusers.py table
     python bench/bench_diffusers.py ours --budget 300 --threads 1 --kw '{"P_mean": 0.0}' --results trials/results.json   # a trial
 
@@ -20,7 +21,8 @@ grids as PNGs.
 The diffusers recipe follows its `examples/unconditional_image_generation/train_unconditional.py`: `UNet2DModel`,
 `DDPMScheduler` (1000 linear-β steps, ε-prediction), AdamW (β=(0.95, 0.999), weight decay 1e-6), gradient clipping
 at 1, a cosine LR schedule with 500 warm-up steps, EMA (warm-up, inverse γ 1, power 3/4, max 0.9999), batch size 16,
-sampled with the EMA weights by DDIM (20 steps) and DPM-Solver++ (10 steps). Its UNet is the small MNIST
+sampled with the EMA weights by DDIM (20 steps) and DPM-Solver++ (10 steps, as shipped and with Imagen's dynamic
+thresholding, a documented option of its scheduler for pixel-space models). Its UNet is the small MNIST
 configuration (28 px, channels 32-64-64, attention in the two lower levels, one ResNet layer per block) with 8
 GroupNorm groups (`--groups`), so every group holds at least 4 channels: with diffusers' default of 32 groups the
 32-channel level would normalise each channel alone (InstanceNorm), which the example, whose smallest level has 128
@@ -161,22 +163,29 @@ def sample_diffusers(unet, scheduler, n:int, steps:int, seed:int=1, bs:int=500):
     return torch.cat(out)
 
 def run_diffusers(a):
-    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
+    "Train diffusers' recipe (or `--load` a network saved by `--save`, with its training stats) and score three of its samplers."
+    from diffusers import UNet2DModel, DDPMScheduler, DDIMScheduler, DPMSolverMultistepScheduler
     lr = a.lr or 1e-4
-    unet, sched, stats = train_diffusers(lr, a.budget, groups=a.groups)
-    stats['groups'] = a.groups
+    if a.load:
+        unet, stats = UNet2DModel.from_pretrained(a.load).eval(), json.loads((Path(a.load)/'stats.json').read_text())
+        sched = DDPMScheduler(num_train_timesteps=1000, beta_schedule='linear')
+    else:
+        unet, sched, stats = train_diffusers(lr, a.budget, groups=a.groups)
+        stats['groups'] = a.groups
     print(stats, flush=True)
-    if a.save: unet.save_pretrained(a.save)
+    if a.save:
+        unet.save_pretrained(a.save); (Path(a.save)/'stats.json').write_text(json.dumps(stats))
     ev = evaluator()
     name = a.name or f'diffusers_lr{lr:g}'
-    for sname, s, steps in [('DDIM', DDIMScheduler.from_config(sched.config), 20),
-                            ('DPM-Solver++', DPMSolverMultistepScheduler.from_config(sched.config, algorithm_type='dpmsolver++'), 10)]:
+    dpm = lambda **kw: DPMSolverMultistepScheduler.from_config(sched.config, algorithm_type='dpmsolver++', **kw)
+    for sname, s, steps in [('DDIM', DDIMScheduler.from_config(sched.config), 20), ('DPM-Solver++', dpm(), 10),
+                            ('DPM-Solver++ thresholded', dpm(thresholding=True), 10)]:   # Imagen's dynamic thresholding
         t0 = time.time()
         x = sample_diffusers(unet, s, a.n_eval, steps)
         ts = time.time() - t0
-        save_row(f'{name}_{sname}{steps}', dict(recipe=f'diffusers lr {lr:g}', sampler=f'{sname} {steps} steps', nfe=steps, lr=lr, **stats,
-                                            sample_time=round(ts, 1), **score(ev, x)))
-        grid(x, f'{name}_{sname.lower().replace("+", "p")}{steps}')
+        save_row(f'{name}_{sname.replace(" ", "_")}{steps}', dict(recipe=f'diffusers lr {lr:g}', sampler=f'{sname} {steps} steps', nfe=steps,
+                                                               lr=lr, **stats, sample_time=round(ts, 1), **score(ev, x)))
+        grid(x, f'{name}_{sname.lower().replace("+", "p").replace(" ", "_")}{steps}')
 
 def run_check(a):
     "Are diffusers' samplers to blame? Score a saved diffusers network (`--load`) under other scheduler settings and DDPM's own sampler."
@@ -228,7 +237,7 @@ def main(what:Param("what to run", str, choices=['floor', 'ours', 'diffusers', '
          kw:str=None, # JSON dict of extra `train_diffusion` arguments (ours)
          samplers:str=None, # comma-separated samplers to score (ours; default: the recipe's)
          save:str=None, # folder to save the trained model in (ours, diffusers)
-         load:str=None, # a diffusers network saved with --save (check)
+         load:str=None, # a diffusers network saved with --save (diffusers: score it without training; check)
          results:str=None): # JSON file to merge the results into (default: nbs/bench/results.json); grids go beside it
     "Quality at equal cost: our recipe against diffusers' unconditional-training recipe on MNIST-5k."
     global RESULTS
