@@ -1,6 +1,5 @@
 "Multi-process training with `fastdiffusion.learner`: two CPU processes under `torchrun` (MULTI_CPU, gloo)."
 import importlib.util, json, os, subprocess, sys, textwrap
-from pathlib import Path
 import pytest
 
 SCRIPT = textwrap.dedent('''

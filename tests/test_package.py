@@ -1,5 +1,5 @@
 "Packaging and notebook hygiene: what notebooks cannot check about themselves."
-import json, os, re, shutil, subprocess, sys
+import json, re, shutil, subprocess, sys
 from pathlib import Path
 import pytest
 

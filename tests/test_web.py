@@ -1,5 +1,5 @@
 "The course as a reader sees it: workflow files, the docs site config, and rendered pages in a real browser."
-import json, re, shutil, subprocess, sys
+import json, re, shutil, subprocess
 from pathlib import Path
 import pytest, yaml
 
