@@ -153,11 +153,15 @@ class GMMDenoiser:
         "Squared distances (B,N) from each `x` to each data point."
         xf = x.reshape(len(x), -1)
         return ((xf**2).sum(1, keepdim=True) - 2 * xf @ self.Y.T + self.y2).clamp_min(0)
+    def logits(self, x, sigma):
+        "Log-weights (B,N) of the components, up to a constant per row: -||x - y_i||^2 / 2(sigma^2 + s^2)."
+        return -self.sqdist(x) / (2 * (check_sigma(sigma, x)[:, None]**2 + self.s**2))
     def weights(self, x, sigma):
-        "Posterior p(i | x) = softmax_i of -||x - y_i||^2 / 2(sigma^2 + s^2)."
-        return torch.softmax(-self.sqdist(x) / (2 * (check_sigma(sigma, x)[:, None]**2 + self.s**2)), dim=1)
-    def __call__(self, x, sigma):
-        s2, ybar = check_sigma(sigma, x)[:, None]**2, self.weights(x, sigma) @ self.Y
+        "Posterior p(i | x) = softmax_i of the `logits`."
+        return torch.softmax(self.logits(x, sigma), dim=1)
+    def __call__(self, x, sigma, **kw):
+        "The denoised `x`: the posterior mean of the clean image (`kw` go to `weights`, for subclasses that condition)."
+        s2, ybar = check_sigma(sigma, x)[:, None]**2, self.weights(x, sigma, **kw) @ self.Y
         if self.s == 0: return ybar.reshape(x.shape)
         return ((self.s**2 * x.reshape(len(x), -1) + s2 * ybar) / (self.s**2 + s2)).reshape(x.shape)
     def nearest(self, x): return self.sqdist(x).argmin(1)

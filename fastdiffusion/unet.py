@@ -142,13 +142,13 @@ class UNet(nn.Module):
             raise ValueError(f"Image size {tuple(x.shape[-2:])} must be divisible by {d} for {self.n_levels} levels (pad the images)")
         return check_sigma(t, x, torch.float32, name='t')
 
-    def forward(self, x, t, y=None):
-        "Output (B,out_ch,H,W) for images `x` (B,in_ch,H,W), noise levels `t` (B,) and, with `n_classes`, labels `y` (B,)."
+    def forward(self, x, t, labels=None):
+        "Output (B,out_ch,H,W) for images `x` (B,in_ch,H,W), noise levels `t` (B,) and, with `n_classes`, class `labels` (B,) (None: the null class)."
         t = self._check(x, t)
         emb = self.emb_mlp(noise_level_embedding(t, self.t_dim).to(x.dtype))
         if self.class_emb is not None:
-            if y is None: y = torch.full((len(x),), self.class_emb.num_embeddings-1, device=x.device)
-            emb = emb + self.class_emb(y)
+            if labels is None: labels = torch.full((len(x),), self.class_emb.num_embeddings-1, device=x.device)
+            emb = emb + self.class_emb(labels)
         h = self.conv_in(x)
         hs = [h]
         for m in self.downs:
