@@ -51,6 +51,8 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
              steps:int=10, # sampling steps saved with the model
              seed:int=0, # random seed
              mixed_precision:str='no', # 'no', 'fp16' or 'bf16'
+             conditional:bool=False, # condition on the data's class labels (for `fd_sample --label`)
+             p_uncond:float=0.1, # with --conditional: fraction of labels dropped, so the model also samples without one
              quiet:bool=False): # no progress bar
     "Train a diffusion model (EDM-preconditioned UNet, EMA, time-budgeted schedule) and save it with a sample grid."
     try:
@@ -59,6 +61,7 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
         _check(n_samples >= 0, f"--n_samples must be >= 0, got {n_samples}")
         _check(n_data is None or n_data > 0, f"--n_data must be > 0, got {n_data}")
         _check(steps > 0, f"--steps must be > 0, got {steps}")
+        _check(0 <= p_uncond < 1, f"--p_uncond must be in [0, 1), got {p_uncond}")
         nfs = _ints(channels)
         from fastdiffusion.samplers import get_sampler   # the heavy imports start here
         from fastdiffusion.train import train_diffusion
@@ -66,7 +69,7 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
         get_sampler(sampler)
         res = train_diffusion(data, size=size, epochs=epochs, time_budget=time_budget or None, bs=bs, lr=lr, nfs=nfs,
                               n_blocks=n_blocks, patch=patch, n_data=n_data, sampler=sampler, steps=steps, seed=seed,
-                              mixed_precision=mixed_precision, verbose=not quiet)
+                              mixed_precision=mixed_precision, conditional=conditional, p_uncond=p_uncond, verbose=not quiet)
     except _BAD_INPUT as e: _fail('fd_train', e)
     path = res.save(out, n_samples=n_samples, seed=seed)
     if is_main_process():
@@ -78,19 +81,35 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
 
 # %% ../nbs/09a_cli.ipynb #c289c127
 def save_images(x, # images (N,C,H,W) in [-1,1], a tensor
-                fname) -> Path: # '.png' (a grid) or '.npz' (key `images`: uint8 (N,C,H,W))
-    "Write images as a PNG grid or as an `.npz` of uint8 (N,C,H,W) arrays under the key `images`."
+                fname, # '.png' (a grid) or '.npz' (key `images`: uint8 (N,C,H,W))
+                labels=None) -> Path: # class labels (N,), stored in an `.npz` under the key `labels`
+    "Write images as a PNG grid or as an `.npz` of uint8 (N,C,H,W) arrays under the key `images` (and their `labels`)."
     import numpy as np
     from fastdiffusion.core import to_uint8, save_grid
     fname = Path(fname)
     if fname.suffix.lower() == '.npz':
         fname.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(fname, images=to_uint8(x).cpu().numpy())
+        extra = {} if labels is None else dict(labels=np.asarray(labels.cpu() if hasattr(labels, 'cpu') else labels, dtype=np.int64))
+        np.savez_compressed(fname, images=to_uint8(x).cpu().numpy(), **extra)
         return fname
     if fname.suffix.lower() == '.png': return save_grid(x, fname, nrow=math.ceil(math.sqrt(len(x))), scale=2)
     raise ValueError(f"--out must end in .png (a grid) or .npz (uint8 array `images`), got '{fname}'")
 
 # %% ../nbs/09a_cli.ipynb #ac0f2604
+def _labels(spec:str, n:int, names:list) -> list:
+    "`--label` ('7', a class name, or a comma-separated list repeated to `n` images) as class indices."
+    out = []
+    for tok in (t.strip() for t in spec.split(',') if t.strip()):
+        if tok in names: out.append(names.index(tok))
+        elif tok.lstrip('-').isdigit() and 0 <= int(tok) < len(names): out.append(int(tok))
+        else:
+            shown = ', '.join(names[:12]) + (', ...' if len(names) > 12 else '')
+            raise ValueError(f"unknown label {tok!r}: this model's classes are {shown} (or their indices 0..{len(names)-1})")
+    if not out: raise ValueError("--label is empty")
+    return [out[i % len(out)] for i in range(n)]
+
+_GUIDES = ('cfg', 'interval', 'auto')
+
 @call_parse
 def fd_sample(ckpt:str='fd_model', # checkpoint folder written by fd_train
               n:int=64, # number of images
@@ -98,24 +117,56 @@ def fd_sample(ckpt:str='fd_model', # checkpoint folder written by fd_train
               sampler:str=None, # sampler name (default: the checkpoint's)
               seed:int=0, # seed of the starting noise: the same seed gives the same images
               bs:int=256, # images per batch
-              out:str='samples.png', # a .png grid, or .npz with uint8 `images` (N,C,H,W)
+              out:str='samples.png', # a .png grid, or .npz with uint8 `images` (N,C,H,W) (and `labels` with --label)
+              label:str=None, # a conditional model's class: an index or a name, or a comma-separated list repeated over the images
+              guidance:float=1., # guidance weight w (1: none; Karras et al. 2024's convention, Ho & Salimans' w is ours minus 1)
+              guide:str='cfg', # 'cfg' (classifier-free), 'interval' (CFG for sigma in --interval only) or 'auto' (autoguidance by --guide_ckpt)
+              interval:str='0.28,5.42', # sigma_lo,sigma_hi of --guide interval (Kynkäänniemi et al. 2024's EDM2 interval)
+              guide_ckpt:str=None, # --guide auto: a weaker model of the same task (smaller or trained for less)
               quiet:bool=False): # no summary line
-    "Sample images from a model trained by `fd_train`, in a PNG grid or an `.npz` array."
+    "Sample images from a model trained by `fd_train`, in a PNG grid or an `.npz` array; with --label, of the classes asked for."
     try:
         _check(n > 0, f"--n must be > 0, got {n}")
         _check(bs > 0, f"--bs must be > 0, got {bs}")
         _check(steps is None or steps > 0, f"--steps must be > 0, got {steps}")
         _check(Path(out).suffix.lower() in ('.png', '.npz'), f"--out must end in .png or .npz, got '{out}'")
+        _check(guidance >= 0, f"--guidance must be >= 0, got {guidance}")
+        _check(guide in _GUIDES, f"--guide must be one of {', '.join(_GUIDES)}, got {guide!r}")
+        _check(guide != 'auto' or guide_ckpt, "--guide auto needs --guide_ckpt (a weaker model of the same task)")
+        lo_hi = None
+        if guide == 'interval':
+            try: lo_hi = tuple(float(v) for v in interval.split(','))
+            except ValueError: lo_hi = ()
+            _check(len(lo_hi) == 2 and 0 <= lo_hi[0] < lo_hi[1], f"--interval must be 'sigma_lo,sigma_hi' with 0 <= sigma_lo < sigma_hi, got {interval!r}")
         from fastdiffusion.samplers import get_sampler, nfe   # the heavy imports start here
         from fastdiffusion.train import Trained
+        from fastdiffusion.guidance import Guided
         from fastdiffusion.core import rank_world, is_main_process
         if sampler is not None: get_sampler(sampler)
         t = Trained.load(ckpt)
+        names = t.config.get('conditioning', {}).get('class_names')
+        _check(label is None or names is not None, f"--label: '{ckpt}' was trained without labels (train it with fd_train --conditional)")
+        _check(guidance == 1 or guide == 'auto' or names is not None,
+               f"--guidance {guidance:g} with --guide {guide}: '{ckpt}' was trained without labels, so it has no classifier-free guidance "
+               "(train it with fd_train --conditional, or use --guide auto)")
+        _check(guidance == 1 or guide == 'auto' or label is not None, f"--guide {guide} needs --label (the classes to steer towards)")
+        labels = _labels(label, n, names) if label is not None else None
+        model = t.model
+        if guidance != 1 or guide == 'auto':
+            g = None
+            if guide == 'auto':
+                g = Trained.load(guide_ckpt, device=next(t.model.parameters()).device)
+                _check(g.config['image_shape'] == t.config['image_shape'], f"--guide_ckpt makes {g.config['image_shape']} images, '{ckpt}' {t.config['image_shape']}")
+                _check(g.n_classes == t.n_classes, f"--guide_ckpt must be conditioned like '{ckpt}' ({t.n_classes} classes), it has {g.n_classes}")
+                g = g.model
+            model = Guided(t.model, guidance, guide=g, interval=lo_hi)
         sampler, steps = sampler or t.config['sampling']['sampler'], steps or t.config['sampling']['steps']
-        x = t.sample(n, steps, sampler, seed, bs)
+        x = t.sample(n, steps, sampler, seed, bs, model=model, labels=labels)
     except _BAD_INPUT as e: _fail('fd_sample', e)
     if is_main_process():
-        f = save_images(x, out)
+        f = save_images(x, out, labels=labels)
         world = rank_world()[1]
-        if not quiet: print(f"wrote {len(x)} images to {f} ({sampler}, {steps} steps, {nfe(sampler, steps)} NFE, {world} process{'es' if world > 1 else ''})")
+        what = '' if labels is None else f" of class{'es' if len(set(labels)) > 1 else ''} {', '.join(names[i] for i in sorted(set(labels)))}"
+        how = '' if model is t.model else f", {guide} guidance w={guidance:g}: up to twice the network calls"
+        if not quiet: print(f"wrote {len(x)} images{what} to {f} ({sampler}, {steps} steps, {nfe(sampler, steps)} NFE{how}, {world} process{'es' if world > 1 else ''})")
     _done()

@@ -10,10 +10,10 @@ import numpy as np, torch
 from PIL import Image
 
 # %% auto #0
-__all__ = ['default_device', 'has_float64', 'to_device', 'set_seed', 'make_generator', 'from_uint8', 'to_uint8',
-           'to_tensor_image', 'to_pil', 'check_images', 'bcast', 'check_sigma', 'rand_on', 'randn_on', 'randint_on',
-           'randn_like', 'show_images', 'image_grid', 'save_grid', 'dist_on', 'rank_world', 'is_main_process',
-           'barrier', 'gather_cat', 'in_test', 'scaled', 'n_params', 'norm_layer']
+__all__ = ['default_device', 'model_device', 'has_float64', 'to_device', 'set_seed', 'make_generator', 'from_uint8', 'to_uint8',
+           'to_tensor_image', 'to_pil', 'check_images', 'bcast', 'check_sigma', 'check_labels', 'rand_on', 'randn_on',
+           'randint_on', 'randn_like', 'show_images', 'image_grid', 'save_grid', 'dist_on', 'rank_world',
+           'is_main_process', 'barrier', 'gather_cat', 'in_test', 'scaled', 'n_params', 'norm_layer']
 
 # %% ../nbs/00_core.ipynb #e8636554
 def default_device() -> torch.device:
@@ -22,6 +22,11 @@ def default_device() -> torch.device:
     mps = getattr(torch.backends, 'mps', None)
     if mps is not None and mps.is_available(): return torch.device('mps')
     return torch.device('cpu')
+
+def model_device(model, default='cpu') -> torch.device:
+    "The device of `model`'s first parameter (wrappers may offer `parameters()` too); `default` for a model without any."
+    try: return next(model.parameters()).device
+    except (AttributeError, StopIteration, TypeError): return torch.device(default)
 
 # %% ../nbs/00_core.ipynb #5efd7686
 def has_float64(device) -> bool:
@@ -99,6 +104,20 @@ def check_sigma(sigma, x:torch.Tensor, dtype=None, name:str='sigma') -> torch.Te
     if sigma.ndim == 0: sigma = sigma.expand(len(x))
     if sigma.shape != (len(x),): raise ValueError(f"`{name}` must have shape (B,)=({len(x)},), got {tuple(sigma.shape)}")
     return sigma
+
+def check_labels(labels, n:int, n_classes:int|None=None, allow_null:bool=True) -> torch.Tensor:
+    "`labels` as a (n,) long tensor (a single number is repeated); `n_classes` means 'no label' when `allow_null`."
+    labels = torch.as_tensor(labels)
+    if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
+        raise TypeError(f"class labels must be integers, got {labels.dtype}")
+    if labels.ndim == 0: labels = labels.expand(n)
+    if labels.shape != (n,): raise ValueError(f"expected {n} class labels (one per image), got shape {tuple(labels.shape)}")
+    if n_classes is not None and n:
+        hi = n_classes + int(allow_null)
+        if labels.min() < 0 or labels.max() >= hi:
+            null = f" ({n_classes}: no label)" if allow_null else ''
+            raise ValueError(f"class labels must be in 0..{hi-1}{null}, got {labels.min().item()}..{labels.max().item()}")
+    return labels.long()
 
 def _gen_device(generator, device): return generator.device if generator is not None else torch.device(device or 'cpu')
 

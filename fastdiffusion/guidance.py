@@ -5,26 +5,11 @@
 # %% ../nbs/10_conditioning.ipynb #501c60d1
 from __future__ import annotations
 import torch, torch.nn.functional as F
-from .core import bcast, check_sigma
+from .core import bcast, check_sigma, check_labels
 from .samplers import GMMDenoiser
 
 # %% auto #0
-__all__ = ['check_labels', 'ClassGMMDenoiser', 'ClassifierGuided', 'guide_from', 'Guided']
-
-# %% ../nbs/10_conditioning.ipynb #c032e90b
-def check_labels(labels, n:int, n_classes:int|None=None, allow_null:bool=True) -> torch.Tensor:
-    "`labels` as a (n,) long tensor (a single number is repeated); `n_classes` means 'no label' when `allow_null`."
-    labels = torch.as_tensor(labels)
-    if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
-        raise TypeError(f"class labels must be integers, got {labels.dtype}")
-    if labels.ndim == 0: labels = labels.expand(n)
-    if labels.shape != (n,): raise ValueError(f"expected {n} class labels (one per image), got shape {tuple(labels.shape)}")
-    if n_classes is not None and n:
-        hi = n_classes + int(allow_null)
-        if labels.min() < 0 or labels.max() >= hi:
-            null = f" ({n_classes}: no label)" if allow_null else ''
-            raise ValueError(f"class labels must be in 0..{hi-1}{null}, got {labels.min().item()}..{labels.max().item()}")
-    return labels.long()
+__all__ = ['ClassGMMDenoiser', 'ClassifierGuided', 'guide_from', 'Guided']
 
 # %% ../nbs/10_conditioning.ipynb #8a7bccda
 class ClassGMMDenoiser(GMMDenoiser):
@@ -65,6 +50,7 @@ class ClassifierGuided:
                  classifier, # noise-aware: `classifier(x, sigma) -> logits` (B, n_classes); log-probabilities work too
                  scale:float=1.): # gamma; 1 gives the conditional denoiser when the classifier is exact
         self.model, self.classifier, self.scale = model, classifier, scale
+    def parameters(self): return self.model.parameters()   # where it runs: `model_device`
     def __call__(self, x, sigma, labels=None, **kw):
         if labels is None: raise ValueError("classifier guidance needs `labels` (the classes to steer towards)")
         sigma = check_sigma(sigma, x)
@@ -89,6 +75,7 @@ class Guided:
         if interval is not None and not 0 <= interval[0] < interval[1]:
             raise ValueError(f"`interval` must be (sigma_lo, sigma_hi) with 0 <= sigma_lo < sigma_hi, got {interval}")
         self.model, self.w, self.guide, self.interval = model, w, guide, interval
+    def parameters(self): return self.model.parameters()   # where it runs: `model_device`
     def weight(self, sigma:torch.Tensor) -> torch.Tensor:
         "The weight applied at each noise level in `sigma` (B,): `w` inside the interval, 1 outside."
         w = torch.full_like(sigma, float(self.w))

@@ -5,7 +5,7 @@
 # %% ../nbs/06_karras.ipynb #7e16bff7
 from __future__ import annotations
 import torch, torch.nn as nn
-from .core import bcast, randn_like, randn_on, check_sigma
+from .core import bcast, randn_like, randn_on, rand_on, check_sigma
 from .ddpm import check_pred
 from .checkpoint import register_arch, arch_config, build_model
 
@@ -88,14 +88,24 @@ class EDMNoisify:
     def __init__(self, P_mean:float=-1.2, # mean of $\ln\sigma$
                  P_std:float=1.2, # standard deviation of $\ln\sigma$
                  labels:bool=False, # pass the batch's labels to the model (use `n_inp=3`; else `n_inp=2`)
-                 generator:torch.Generator|None=None):
+                 generator:torch.Generator|None=None,
+                 p_uncond:float=0., # with `labels`: replace each label by `n_classes` ("no label") with this probability
+                 n_classes:int|None=None): # the number of classes (needed when `p_uncond` > 0)
+        if p_uncond and n_classes is None: raise ValueError("EDMNoisify(p_uncond > 0) needs `n_classes` (the null label)")
+        if not 0 <= p_uncond <= 1: raise ValueError(f"p_uncond must be in [0, 1], got {p_uncond}")
         self.P_mean, self.P_std, self.labels, self.generator = P_mean, P_std, labels, generator
+        self.p_uncond, self.n_classes = p_uncond, n_classes
     def __call__(self, b):
         y = b[0] if isinstance(b, (tuple, list)) else b
         if self.labels and not (isinstance(b, (tuple, list)) and len(b) > 1): raise ValueError("EDMNoisify(labels=True) needs batches (x, label)")
         sigma = rand_log_normal(len(y), self.P_mean, self.P_std, self.generator, y.device, y.dtype)
         xn = y + bcast(sigma, y)*randn_like(y, self.generator)
-        return (xn, sigma, b[1], y, sigma) if self.labels else (xn, sigma, y, sigma)
+        if not self.labels: return (xn, sigma, y, sigma)
+        lab = b[1]
+        if self.p_uncond:   # label dropout: the same network also learns the unconditional denoiser (Ho & Salimans 2022)
+            drop = rand_on(len(lab), self.generator, lab.device) < self.p_uncond
+            lab = torch.where(drop, torch.full_like(lab, self.n_classes), lab)
+        return (xn, sigma, lab, y, sigma)
 
 class EDMLoss:
     "$\\lambda(\\sigma)\\,\\|D_\\theta(y+n;\\sigma)-y\\|^2$ averaged over pixels and batch (Karras et al. 2022, eqs. 2 and 8, Table 1)."

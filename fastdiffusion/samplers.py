@@ -8,7 +8,7 @@ import math, copy
 from pathlib import Path
 import numpy as np, torch
 from tqdm.auto import trange
-from .core import to_device, bcast, check_sigma, randn_like, make_generator
+from .core import to_device, bcast, check_sigma, randn_like, make_generator, model_device
 
 # %% auto #0
 __all__ = ['IPNDM_COEFFS', 'SAMPLERS', 'sigmas_karras', 'sigmas_exponential', 'sigmas_polyexponential', 'sigmas_vp', 'to_d',
@@ -519,14 +519,21 @@ def generate(model, # a denoiser, `model(x, sigma) -> denoised`
              device=None, # default: the model's device
              disable:bool=True, # no progress bar
              inputs:dict|None=None, # what the sampler may need (e.g. `gauss`): it takes those it declares
+             extra_args:dict|None=None, # conditioning for the model, e.g. `labels`: tensors of length `n` are split like the images
              **opts) -> torch.Tensor: # options for the sampler (its declared inputs may also come here)
     "Images (n or this process's share, C, H, W) in [-1,1] sampled from `model` from seeded noise."
     if n < 1: raise ValueError(f"n must be >= 1, got {n}")
     if bs < 1: raise ValueError(f"bs must be >= 1, got {bs}")
     f, inputs = get_sampler(sampler), sampler_inputs(sampler, opts, inputs)
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = torch.device(device) if device is not None else model_device(model)
     sigmas = to_device(get_sigmas(sampler, steps, sigma_min, sigma_max, rho, device='cpu', **inputs), device)   # converted before it moves
     inputs = {k: v.to(device, torch.float32) for k, v in inputs.items()}
-    x = torch.randn(n, *shape, generator=make_generator(seed))[_share(n, rank, world)]
-    out = [f(model, (xb*float(sigmas[0])).to(device), sigmas, disable=disable, **inputs, **opts).float().cpu() for xb in x.split(bs)]
+    share, extra_args = _share(n, rank, world), extra_args or {}
+    x = torch.randn(n, *shape, generator=make_generator(seed))[share]
+    per_image = {k for k, v in extra_args.items() if isinstance(v, torch.Tensor) and v.ndim > 0 and len(v) == n}
+    extra_args = {k: v[share] if k in per_image else v for k, v in extra_args.items()}
+    out = []
+    for i, xb in enumerate(x.split(bs)):
+        eb = {k: v[i*bs:(i+1)*bs].to(device) if k in per_image else v for k, v in extra_args.items()}
+        out.append(f(model, (xb*float(sigmas[0])).to(device), sigmas, extra_args=eb, disable=disable, **inputs, **opts).float().cpu())
     return torch.cat(out).clamp(-1, 1) if out else x

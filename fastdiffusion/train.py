@@ -49,7 +49,10 @@ def _get_dls(data, bs:int, size:int|None, n_data:int|None, seed:int, verbose:boo
         if data.ndim != 4: raise ValueError(f"Images must be a tensor (N,C,H,W), got shape {tuple(data.shape)}")
         if size is not None and data.shape[-1] != size: data = F.interpolate(data, size=(size, size), mode='bilinear', antialias=True)
         data = to_uint8(data)
-    return get_dls(data, bs=bs, size=size, valid_pct=0., seed=seed)
+    dls = get_dls(data, bs=bs, size=size, valid_pct=0., seed=seed)
+    feats = getattr(data, 'features', None) or {}
+    dls.class_names = getattr(feats['label'], 'names', None) if 'label' in feats else None   # a `ClassLabel`'s names
+    return dls
 
 # %% ../nbs/09_train.ipynb #9d00d053
 def fit_gauss(x:torch.Tensor, # images (N,C,H,W), uint8 or float in [-1,1]
@@ -78,9 +81,18 @@ class Trained:
     def inputs(self) -> dict:
         "What a sampler may need besides the model (see `sampler_spec`): here the data's Gaussian."
         return dict(gauss=self.gauss)
-    def sample(self, n:int=64, steps:int|None=None, sampler:str|None=None, seed:int=0, bs:int=256, model=None, **opts) -> torch.Tensor:
+    @property
+    def n_classes(self) -> int|None:
+        "The number of classes of a conditional model (None: unconditional)."
+        return self.config.get('conditioning', {}).get('n_classes')
+    def sample(self, n:int=64, steps:int|None=None, sampler:str|None=None, seed:int=0, bs:int=256, model=None,
+               labels=None, # class labels for a conditional model: one number, or one per image (`n_classes`: no label)
+               **opts) -> torch.Tensor:
         "`n` images in [-1,1] (each process makes its share; all are gathered) with the recipe's sampler, or `steps`/`sampler`."
         s = self.config['sampling']
+        if labels is not None:
+            if self.n_classes is None: raise ValueError("this model was trained without labels: it cannot be asked for a class")
+            opts['extra_args'] = dict(opts.get('extra_args') or {}, labels=check_labels(labels, n, self.n_classes))
         init_processes(); rank, world = rank_world()
         x = generate(model or self.model, n, self.config['image_shape'], steps or s['steps'], sampler or s['sampler'], seed, bs,
                      s['sigma_min'], s['sigma_max'], s['rho'], rank, world, inputs=self.inputs, **opts)
@@ -105,6 +117,18 @@ class Trained:
         return cls(load_checkpoint(path, device=device, arch='Denoiser'), cfg, GaussianDenoiser.load(f) if f.exists() else None)
     def __repr__(self): return f"Trained({json.dumps(self.stats)})"
 
+# %% ../nbs/09_train.ipynb #24014a11
+def _class_info(data, dls) -> dict:
+    "The number of classes and their names, from the training labels and the dataset's label names when it has them."
+    y = dls.train.dataset.y   # -1 where an image has no label
+    if y is None or (y < 0).any():
+        what = repr(str(data)) if isinstance(data, (str, Path)) else 'this data'
+        raise ValueError(f"conditional=True needs labelled data, and {what} has no labels (or not for every image): it needs "
+                         "a 'label' column, or a folder with one sub-folder per class")
+    names = getattr(dls, 'class_names', None)
+    n = len(names) if names else int(y.max()) + 1
+    return dict(n_classes=n, class_names=list(names) if names else [str(i) for i in range(n)])
+
 # %% ../nbs/09_train.ipynb #08a15b8d
 def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, a `Dataset`, or images (N,C,H,W) in [-1,1]; default `default_data()`
                     size:int|None=None, # resize and centre-crop images to `size`x`size`
@@ -125,6 +149,8 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
                     P_mean:float=0., P_std:float=1.4, # log-normal training σ: EDM's -1.2, 1.2 moved up for short budgets (see above)
                     sampler:str='dpmpp_2m', steps:int=10, # the sampling recipe saved with the model
                     sigma_min:float=0.002, sigma_max:float=80., rho:float=7., # the Karras schedule for sampling
+                    conditional:bool=False, # condition on the data's class labels (a label embedding, label dropout)
+                    p_uncond:float=0.1, # with `conditional`: how often a label is dropped, so the model is also unconditional
                     n_data:int|None=None, # train on a random subset of this many images
                     seed:int=0, # seeds the data order, the initial weights and the noise
                     device=None, # default: `default_device()` (the launcher's under several processes)
@@ -138,6 +164,7 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
         if v <= 0: raise ValueError(f"{k} must be > 0, got {v}")
     get_sampler(sampler)   # an unknown name fails before any work
     if epochs is None: epochs = 10**6 if time_budget else 20
+    if not 0 <= p_uncond < 1: raise ValueError(f"p_uncond must be in [0, 1), got {p_uncond}")
     if data is None: data = default_data()
     set_seed(seed)
     dls = _get_dls(data, bs, size, n_data, seed, verbose)
@@ -146,14 +173,17 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
     gauss = fit_gauss(dls.train.dataset.x)
     try: sampler_inputs(sampler, {}, dict(gauss=gauss))   # the recipe has what the sampler needs
     except ValueError as e: raise ValueError(f"{e} (the recipe keeps the data's Gaussian only for images of at most 4,096 values)") from None
-    net = PatchUNet(shape[0], patch, nfs=list(nfs), n_blocks=n_blocks, attn_levels=list(attn_levels), dropout=dropout)
+    cond = _class_info(data, dls) if conditional else None
+    net = PatchUNet(shape[0], patch, nfs=list(nfs), n_blocks=n_blocks, attn_levels=list(attn_levels), dropout=dropout,
+                    n_classes=cond['n_classes'] if cond else None)
     if shape[1] % net.multiple or shape[2] % net.multiple:
         raise ValueError(f"Images of {shape[1]}x{shape[2]} do not fit {len(nfs)} UNet levels on {patch}x{patch} blocks: "
                          f"the size must be a multiple of {net.multiple} (pass `size`)")
     model = Denoiser(net, sigma_data)
     count, ema = _Count(), EMACB(ema_decay)
-    learn = Learner(model, dls, EDMLoss(sigma_data), lr=lr, opt_func=partial(torch.optim.AdamW, weight_decay=wd), n_inp=2,
-                    batch_tfm=EDMNoisify(P_mean, P_std), device=device, mixed_precision=mixed_precision,
+    noisify = EDMNoisify(P_mean, P_std, labels=True, p_uncond=p_uncond, n_classes=cond['n_classes']) if cond else EDMNoisify(P_mean, P_std)
+    learn = Learner(model, dls, EDMLoss(sigma_data), lr=lr, opt_func=partial(torch.optim.AdamW, weight_decay=wd), n_inp=3 if cond else 2,
+                    batch_tfm=noisify, device=device, mixed_precision=mixed_precision,
                     cbs=[LRSchedCB(cos_sched(warmup, final_lr)), ema, count, *cbs])
     learn.progress.disable = not verbose
     rank, world = rank_world()
@@ -170,4 +200,5 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
                   training=dict(size=size, epochs=None if epochs == 10**6 else epochs, time_budget=time_budget, bs=bs, lr=lr, wd=wd,
                                 warmup=warmup, final_lr=final_lr, ema_decay=ema_decay, P_mean=P_mean, P_std=P_std,
                                 n_data=n_data, seed=seed, mixed_precision=mixed_precision), stats=stats)
+    if cond: config['conditioning'] = dict(cond, p_uncond=p_uncond)
     return Trained(ema.ema_model.eval(), config, gauss, learn, stats)

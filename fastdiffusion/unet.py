@@ -170,8 +170,8 @@ class PatchUNet(nn.Module):
         self.patch, self.unet = patch, UNet(in_ch=in_ch*patch**2, out_ch=in_ch*patch**2, **kwargs)
     @property
     def multiple(self) -> int: return self.patch * 2**(self.unet.n_levels-1)
-    def forward(self, x, t, **kw):
+    def forward(self, x, t, *args, **kw):
         if x.shape[-2] % self.multiple or x.shape[-1] % self.multiple:
             raise ValueError(f"Image size {tuple(x.shape[-2:])} must be divisible by {self.multiple} (patch {self.patch}, {self.unet.n_levels} levels)")
         p = self.patch
-        return F.pixel_shuffle(self.unet(F.pixel_unshuffle(x, p), t, **kw), p) if p > 1 else self.unet(x, t, **kw)
+        return F.pixel_shuffle(self.unet(F.pixel_unshuffle(x, p), t, *args, **kw), p) if p > 1 else self.unet(x, t, *args, **kw)

@@ -157,3 +157,65 @@ def test_two_processes(digits, ckpt, tmp):
     assert o.count('wrote 9 images') == 1 and '2 processes' in o
     a, b = np.load(tmp/'s9.npz')['images'].astype(int), np.load(tmp/'s9x2.npz')['images'].astype(int)
     assert a.shape == b.shape == (9, 1, 28, 28) and np.abs(a - b).max() <= 1 and (a == b).mean() > 0.99
+
+@pytest.fixture(scope='module')
+def classes(tmp):
+    "A folder of 40 real MNIST digits in one sub-folder per class (the labels come from the folder names)."
+    from PIL import Image
+    from fastdiffusion.data import mnist5k_arrays
+    X, y = mnist5k_arrays()
+    for i in range(0, 5000, 125):
+        d = tmp/'classes'/f'digit{y[i]}'; d.mkdir(parents=True, exist_ok=True); Image.fromarray(X[i]).save(d/f'{i}.png')
+    return tmp/'classes'
+
+@pytest.fixture(scope='module')
+def cond_ckpt(tmp, classes):
+    "A tiny class-conditional model trained by `fd_train --conditional`."
+    rc, o, e = run('fd_train', '--data', classes, '--epochs', 2, '--n_samples', 0, '--conditional', '--out', tmp/'mc', *TINY, tmp=tmp)
+    assert rc == 0, e
+    return tmp/'mc'
+
+def test_conditional_checkpoint(cond_ckpt):
+    cfg = json.loads((cond_ckpt/'config.json').read_text())
+    assert cfg['conditioning'] == dict(n_classes=10, class_names=[f'digit{i}' for i in range(10)], p_uncond=0.1)
+    assert cfg['args']['net']['args']['n_classes'] == 10
+
+def test_sample_labels_and_guidance(cond_ckpt, tmp):
+    rc, o, e = run('fd_sample', '--ckpt', cond_ckpt, '--label', 3, '--guidance', 2, '--n', 16, '--out', tmp/'c.npz', tmp=tmp)
+    assert rc == 0, e
+    assert 'of class digit3' in o and 'cfg guidance w=2' in o
+    d = np.load(tmp/'c.npz')
+    assert d['images'].shape == (16, 1, 28, 28) and d['images'].dtype == np.uint8 and (d['labels'] == 3).all()
+    rc, o, e = run('fd_sample', '--ckpt', cond_ckpt, '--label', 'digit0,digit7', '--n', 5, '--out', tmp/'c2.npz', tmp=tmp)
+    assert rc == 0, e
+    assert np.load(tmp/'c2.npz')['labels'].tolist() == [0, 7, 0, 7, 0]
+    # guidance changes the images; autoguidance by the model itself is no guidance at all (D0 = D1)
+    outs = {}
+    for name, extra in [('plain', []), ('cfg', ['--guidance', 3]), ('interval', ['--guide', 'interval', '--guidance', 3]),
+                        ('self', ['--guide', 'auto', '--guide_ckpt', cond_ckpt, '--guidance', 3])]:
+        rc, o, e = run('fd_sample', '--ckpt', cond_ckpt, '--label', 5, '--n', 4, '--out', tmp/f'{name}.npz', *extra, tmp=tmp)
+        assert rc == 0, e
+        outs[name] = np.load(tmp/f'{name}.npz')['images'].astype(int)
+    assert np.abs(outs['cfg'] - outs['plain']).max() > 0 and np.abs(outs['interval'] - outs['cfg']).max() > 0
+    assert np.abs(outs['self'] - outs['plain']).max() <= 1
+
+@pytest.mark.parametrize('args,msg', [
+    (['--label', 12], "unknown label '12': this model's classes are digit0"),
+    (['--label', 'cat'], "unknown label 'cat'"),
+    (['--guidance', 2], '--guide cfg needs --label'),
+    (['--guide', 'auto'], '--guide auto needs --guide_ckpt'),
+    (['--guide', 'auto', '--guide_ckpt', 'nope'], "Checkpoint folder not found: 'nope'"),
+    (['--guide', 'best'], '--guide must be one of cfg, interval, auto'),
+    (['--guide', 'interval', '--interval', '3,1', '--label', 1, '--guidance', 2], "--interval must be 'sigma_lo,sigma_hi'"),
+    (['--guidance', -1], '--guidance must be >= 0')])
+def test_sample_guidance_errors(cond_ckpt, tmp, args, msg):
+    rc, o, e = run('fd_sample', '--ckpt', cond_ckpt, '--n', 2, '--out', tmp/'e.npz', *args, tmp=tmp)
+    assert rc == 1 and msg in e and 'Traceback' not in e, e
+
+def test_unconditional_refuses_labels(ckpt, digits, tmp):
+    rc, o, e = run('fd_sample', '--ckpt', ckpt, '--label', 3, '--n', 2, '--out', tmp/'e.npz', tmp=tmp)
+    assert rc == 1 and 'was trained without labels' in e and 'fd_train --conditional' in e, e
+    rc, o, e = run('fd_sample', '--ckpt', ckpt, '--guidance', 2, '--label', 3, '--n', 2, '--out', tmp/'e.npz', tmp=tmp)
+    assert rc == 1 and 'trained without labels' in e, e
+    rc, o, e = run('fd_train', '--data', digits, '--epochs', 1, '--conditional', '--out', tmp/'x', *TINY, tmp=tmp)
+    assert rc == 1 and 'conditional=True needs labelled data' in e and 'Traceback' not in e, e
