@@ -4,6 +4,7 @@ CFG on an interval of noise levels, and autoguidance, each over a sweep of its w
     python bench/bench_guidance.py train --out runs/guidance     # the conditional model (10 min) and a weaker guide (2 min)
     python bench/bench_guidance.py eval --out runs/guidance --uncond runs/ours600    # score every setting
     python bench/bench_guidance.py intervals --out runs/guidance                    # CFG on other sigma intervals
+    python bench/bench_guidance.py classifier --out runs/guidance --uncond runs/ours600   # classifier guidance (2-min classifier)
     python bench/bench_guidance.py table
 
 Every setting samples 1,000 class-balanced digits (100 of each, the same noise for every setting) at 10 denoiser calls
@@ -89,6 +90,34 @@ def intervals(out:Path, n:int=1000):
     (OUT/'intervals.json').write_text(json.dumps(rows, indent=1)); (OUT/'intervals.md').write_text('\n'.join(lines) + '\n')
     print('\n'.join(lines))
 
+CLF_SCALES = [1., 2., 4., 8., 16.]
+
+def classifier(out:Path, uncond:str, budget:float, n:int=1000):
+    "Train a noise-aware classifier for `budget` seconds and guide the unconditional model with it (Dhariwal & Nichol 2021)."
+    from fastdiffusion.core import from_uint8, save_grid
+    from fastdiffusion.data import mnist5k_arrays
+    from fastdiffusion.checkpoint import save_checkpoint
+    from fastdiffusion.train import Trained
+    from fastdiffusion.guidance import ClassifierGuided, train_noisy_classifier
+    fe, ev, _ = setup(out)
+    X, y = mnist5k_arrays()
+    clf = train_noisy_classifier(from_uint8(torch.from_numpy(X)[:, None]), torch.from_numpy(y).long(), time_budget=budget)
+    save_checkpoint(clf, out/'classifier', steps=clf.steps, time_budget=budget)
+    print('classifier', clf.steps, 'steps', flush=True)
+    t, want = Trained.load(uncond, device='cpu'), torch.arange(n) % 10
+    r = json.loads((OUT/'results.json').read_text())
+    for g in CLF_SCALES:
+        t0 = time.time()
+        s = t.sample(n, steps=10, sampler='dpmpp_2m', seed=1, bs=500, labels=None, model=ClassifierGuided(t.model, clf, g),
+                     extra_args={'labels': want})
+        with torch.no_grad(): p = torch.cat([fe.model(s[i:i+500]).softmax(1) for i in range(0, n, 500)])
+        row = dict(method='classifier', w=g, fid=round(ev.fid(s), 3), kid=None, confident=round((p.max(1).values > 0.9).float().mean().item(), 4),
+                   accuracy=round((p.argmax(1) == want).float().mean().item(), 4), sample_s=round(time.time() - t0, 1))
+        r['rows'][f'classifier_s{g:g}'] = row; print(row, flush=True)
+        save_grid(s[torch.argsort(want, stable=True)].reshape(10, n // 10, *s.shape[1:])[:, :10].flatten(0, 1), OUT/f'classifier_s{g:g}.png', nrow=10, scale=2)
+    r['meta']['classifier'] = dict(steps=clf.steps, time_budget=budget, n_params=sum(p.numel() for p in clf.parameters()))
+    (OUT/'results.json').write_text(json.dumps(r, indent=1))
+
 def markdown_table(r:dict) -> str:
     lines = ['| method | w | FID | requested digit | confident (p > 0.9) |', '|---|---|---|---|---|']
     for k, v in r['rows'].items():
@@ -97,7 +126,9 @@ def markdown_table(r:dict) -> str:
     m = r['meta']
     lines.append(f"\nConditional model: {m['cond']['epochs']} epochs in {m['cond']['train_time']} s; autoguidance's guide: "
                  f"{m['guide']['n_params']:,} parameters (the model: {m['cond']['n_params']:,}), {m['guide']['epochs']} epochs in "
-                 f"{m['guide']['train_time']} s; interval {tuple(m['interval'])}; {m['n']} samples per row; measured {m['date']}.")
+                 f"{m['guide']['train_time']} s; interval {tuple(m['interval'])}; {m['n']} samples per row; measured {m['date']}."
+                 + (f" Classifier guidance (w: its scale) guides the unconditional model with a noise-aware classifier of "
+                    f"{m['classifier']['n_params']:,} parameters trained for {m['classifier']['time_budget']:g} s." if 'classifier' in m else ''))
     return '\n'.join(lines)
 
 def plot(r:dict, fname:Path):
@@ -106,8 +137,9 @@ def plot(r:dict, fname:Path):
     fig, ax = plt.subplots(figsize=(6, 4))
     rows = r['rows']
     base = rows['cond_w1']
-    for method, mk in (('cfg', 'o-'), ('interval', 's-'), ('auto', '^-')):
-        pts = [base] + [v for v in rows.values() if v['method'] == method]
+    for method, mk in (('cfg', 'o-'), ('interval', 's-'), ('auto', '^-'), ('classifier', 'd--')):
+        pts = ([base] if method != 'classifier' else []) + [v for v in rows.values() if v['method'] == method]
+        if not pts: continue
         ax.plot([v['fid'] for v in pts], [100 * v['accuracy'] for v in pts], mk, label=method)
         for v in pts[1:]: ax.annotate(f"{v['w']:g}", (v['fid'], 100 * v['accuracy']), fontsize=7, xytext=(3, 3), textcoords='offset points')
     if 'unconditional' in rows: ax.axvline(rows['unconditional']['fid'], color='gray', ls=':', label='unconditional model (FID)')
@@ -116,11 +148,11 @@ def plot(r:dict, fname:Path):
     fig.tight_layout(); fig.savefig(fname, dpi=110)
 
 @call_parse
-def main(what:Param("what to run", str, choices=['train', 'eval', 'intervals', 'table']),
+def main(what:Param("what to run", str, choices=['train', 'eval', 'intervals', 'classifier', 'table']),
          out:str='runs/guidance', # folder for the trained models
          uncond:str=None, # an unconditional model of the same budget (the reference row)
          budget:float=600., # seconds of training for the conditional model
-         guide_budget:float=120., # seconds of training for autoguidance's smaller guide
+         guide_budget:float=120., # seconds of training for autoguidance's smaller guide (and for the classifier)
          n:int=1000, # samples per setting (a multiple of 10)
          threads:int=2):
     "Guidance at equal cost on MNIST-5k."
@@ -128,6 +160,7 @@ def main(what:Param("what to run", str, choices=['train', 'eval', 'intervals', '
     if what == 'train': train(Path(out), budget, guide_budget)
     elif what == 'eval': evaluate(Path(out), uncond, n)
     elif what == 'intervals': intervals(Path(out), n); return
+    elif what == 'classifier': classifier(Path(out), uncond, guide_budget, n)
     r = json.loads((OUT/'results.json').read_text()) if (OUT/'results.json').exists() else None
     if what != 'train' and r:
         (OUT/'results.md').write_text(markdown_table(r) + '\n'); plot(r, OUT/'accuracy_vs_fid.png'); print(markdown_table(r))

@@ -4,12 +4,16 @@
 
 # %% ../nbs/10_conditioning.ipynb #501c60d1
 from __future__ import annotations
-import torch, torch.nn.functional as F
-from .core import bcast, check_sigma, check_labels
+import math, time
+import torch, torch.nn as nn, torch.nn.functional as F
+from .core import bcast, check_sigma, check_labels, norm_layer, randn_like, make_generator
+from .checkpoint import register_arch
+from .karras import c_in, c_noise, rand_log_normal
+from .unet import noise_level_embedding
 from .samplers import GMMDenoiser
 
 # %% auto #0
-__all__ = ['ClassGMMDenoiser', 'ClassifierGuided', 'guide_from', 'Guided']
+__all__ = ['ClassGMMDenoiser', 'ClassifierGuided', 'guide_from', 'Guided', 'NoisyClassifier', 'train_noisy_classifier']
 
 # %% ../nbs/10_conditioning.ipynb #8a7bccda
 class ClassGMMDenoiser(GMMDenoiser):
@@ -89,3 +93,50 @@ class Guided:
         if (w == 1).all(): return d1                       # no guidance here: one network call instead of two
         d0 = self.model(x, sigma, **kw) if self.guide is None else self.guide(x, sigma, labels=labels, **kw)
         return guide_from(d0, d1, w)
+
+# %% ../nbs/10_conditioning.ipynb #3a713fdf
+@register_arch
+class NoisyClassifier(nn.Module):
+    "Logits (B, n_classes) of images `x` (B,C,H,W) noised with std `sigma` (B,): conv blocks told the noise level."
+    def __init__(self, in_ch:int=1, n_classes:int=10, nfs=(32, 64, 128), sigma_data:float=0.5, emb_dim:int=128):
+        super().__init__()
+        self.sigma_data, self.t_dim = sigma_data, 64
+        self.emb = nn.Sequential(nn.Linear(self.t_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        chans = [in_ch, *nfs]
+        self.convs = nn.ModuleList([nn.Conv2d(a, b, 3, padding=1) for a, b in zip(chans, chans[1:])])
+        self.norms = nn.ModuleList([norm_layer(c) for c in nfs])
+        self.embs = nn.ModuleList([nn.Linear(emb_dim, c) for c in nfs])
+        self.head = nn.Linear(nfs[-1], n_classes)
+    def forward(self, x, sigma):
+        sigma = check_sigma(sigma, x)
+        e = self.emb(noise_level_embedding(c_noise(sigma), self.t_dim).to(x.dtype))
+        h = c_in(bcast(sigma, x), self.sigma_data) * x
+        for i, (conv, norm, emb) in enumerate(zip(self.convs, self.norms, self.embs)):
+            h = F.silu(norm(conv(h)) + emb(e)[:, :, None, None])
+            if i < len(self.convs) - 1: h = F.avg_pool2d(h, 2)
+        return self.head(h.mean((2, 3)))
+
+def train_noisy_classifier(x:torch.Tensor, # images (N,C,H,W) in [-1,1]
+                           y:torch.Tensor, # their labels (N,)
+                           time_budget:float=120., # seconds of training
+                           max_steps:int|None=None, # stop after this many steps (whichever comes first)
+                           bs:int=64, lr:float=2e-3,
+                           P_mean:float=0., P_std:float=2., # log-normal training sigma, wide: the sampler visits 0.002..80
+                           seed:int=0, device=None, **kwargs) -> NoisyClassifier: # `kwargs` go to `NoisyClassifier`
+    "Train a `NoisyClassifier` with cross-entropy on images noised with log-normal sigma (AdamW, cosine LR over the budget)."
+    x, y = torch.as_tensor(x), check_labels(y, len(x))
+    torch.manual_seed(seed); g = make_generator(seed)
+    sd = float((x.float()**2).mean().sqrt())
+    clf = NoisyClassifier(x.shape[1], int(y.max()) + 1, sigma_data=sd, **kwargs).to(device or 'cpu')
+    opt, t0, step = torch.optim.AdamW(clf.parameters(), lr), time.perf_counter(), 0
+    while True:
+        frac = max((time.perf_counter() - t0) / time_budget, step / max_steps if max_steps else 0.)
+        if frac >= 1: break
+        for pg in opt.param_groups: pg['lr'] = lr * min(1., (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * frac))
+        i = torch.randint(0, len(x), (bs,), generator=g)
+        xb, yb = x[i].float().to(clf.head.weight.device), y[i].to(clf.head.weight.device)
+        sigma = rand_log_normal(bs, P_mean, P_std, g, xb.device)
+        loss = F.cross_entropy(clf(xb + bcast(sigma, xb) * randn_like(xb, g), sigma), yb)
+        opt.zero_grad(); loss.backward(); opt.step(); step += 1
+    clf.steps = step
+    return clf.eval()
