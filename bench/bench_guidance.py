@@ -24,6 +24,12 @@ OUT = HERE.parent/'nbs'/'bench'/'guidance'
 WEIGHTS = dict(cfg=[1.5, 2., 3., 4.], interval=[2., 3., 4., 6.], auto=[1.5, 2., 3., 4.])
 INTERVAL = (0.28, 5.42)   # Kynkäänniemi et al. 2024's interval for EDM2
 
+def class_scores(fe, s:torch.Tensor, want:torch.Tensor|None) -> dict:
+    "The classifier's view of samples `s`: the share it reads as the requested digit `want`, and the share it reads with p > 0.9."
+    with torch.no_grad(): p = torch.cat([fe.model(s[i:i+500]).softmax(1) for i in range(0, len(s), 500)])
+    return dict(accuracy=None if want is None else round((p.argmax(1) == want).float().mean().item(), 4),
+                confident=round((p.max(1).values > 0.9).float().mean().item(), 4))
+
 def train(out:Path, budget:float, guide_budget:float):
     from fastdiffusion.train import train_diffusion
     res = train_diffusion('mnist5k', time_budget=budget, conditional=True, device='cpu', verbose=False)
@@ -42,10 +48,9 @@ def evaluate(out:Path, uncond:str|None, n:int=1000):
     def score(name, method, w, t, model=None, labels=want):
         t0 = time.time()
         s = t.sample(n, steps=10, sampler='dpmpp_2m', seed=1, bs=500, model=model, labels=labels)
-        with torch.no_grad(): p = torch.cat([fe.model(s[i:i+500]).softmax(1) for i in range(0, n, 500)])
         r = ev.score(s)
-        row = dict(method=method, w=w, fid=round(r['fid'], 3), kid=round(r['kid'], 4), confident=round((p.max(1).values > 0.9).float().mean().item(), 4),
-                   accuracy=None if labels is None else round((p.argmax(1) == want).float().mean().item(), 4), sample_s=round(time.time() - t0, 1))
+        row = dict(method=method, w=w, fid=round(r['fid'], 3), kid=round(r['kid'], 4), **class_scores(fe, s, None if labels is None else want),
+                   sample_s=round(time.time() - t0, 1))
         res[name] = row; print(name, row, flush=True)
         save_grid(s[torch.argsort(want, stable=True)].reshape(10, n // 10, *s.shape[1:])[:, :10].flatten(0, 1) if labels is not None else s[:100], OUT/f'{name}.png', nrow=10, scale=2)
     if uncond: score('unconditional', 'unconditional model', None, Trained.load(uncond, device='cpu'), labels=None)
@@ -81,9 +86,7 @@ def intervals(out:Path, n:int=1000):
     for iv in INTERVALS:
         for w in (2., 3.):
             s = cond.sample(n, steps=10, sampler='dpmpp_2m', seed=1, bs=500, labels=want, model=Guided(cond.model, w, interval=iv))
-            with torch.no_grad(): p = torch.cat([fe.model(s[i:i+500]).softmax(1) for i in range(0, n, 500)])
-            rows.append(dict(interval=iv, w=w, fid=round(ev.fid(s), 3), accuracy=round((p.argmax(1) == want).float().mean().item(), 4),
-                             confident=round((p.max(1).values > 0.9).float().mean().item(), 4)))
+            rows.append(dict(interval=iv, w=w, fid=round(ev.fid(s), 3), **class_scores(fe, s, want)))
             print(rows[-1], flush=True)
     lines = ['| interval (sigma_lo, sigma_hi] | w | FID | requested digit | confident |', '|---|---|---|---|---|']
     lines += [f"| {tuple(r['interval'])} | {r['w']:g} | {r['fid']:.3g} | {r['accuracy']:.1%} | {r['confident']:.1%} |" for r in rows]
@@ -101,7 +104,7 @@ def classifier(out:Path, uncond:str, budget:float, n:int=1000):
     from fastdiffusion.guidance import ClassifierGuided, train_noisy_classifier
     fe, ev, _ = setup(out)
     X, y = mnist5k_arrays()
-    clf = train_noisy_classifier(from_uint8(torch.from_numpy(X)[:, None]), torch.from_numpy(y).long(), time_budget=budget)
+    clf = train_noisy_classifier(from_uint8(torch.from_numpy(X)[:, None]), torch.from_numpy(y).long(), time_budget=budget, device='cpu')
     save_checkpoint(clf, out/'classifier', steps=clf.steps, time_budget=budget)
     print('classifier', clf.steps, 'steps', flush=True)
     t, want = Trained.load(uncond, device='cpu'), torch.arange(n) % 10
@@ -110,9 +113,7 @@ def classifier(out:Path, uncond:str, budget:float, n:int=1000):
         t0 = time.time()
         s = t.sample(n, steps=10, sampler='dpmpp_2m', seed=1, bs=500, labels=None, model=ClassifierGuided(t.model, clf, g),
                      extra_args={'labels': want})
-        with torch.no_grad(): p = torch.cat([fe.model(s[i:i+500]).softmax(1) for i in range(0, n, 500)])
-        row = dict(method='classifier', w=g, fid=round(ev.fid(s), 3), kid=None, confident=round((p.max(1).values > 0.9).float().mean().item(), 4),
-                   accuracy=round((p.argmax(1) == want).float().mean().item(), 4), sample_s=round(time.time() - t0, 1))
+        row = dict(method='classifier', w=g, fid=round(ev.fid(s), 3), kid=None, **class_scores(fe, s, want), sample_s=round(time.time() - t0, 1))
         r['rows'][f'classifier_s{g:g}'] = row; print(row, flush=True)
         save_grid(s[torch.argsort(want, stable=True)].reshape(10, n // 10, *s.shape[1:])[:, :10].flatten(0, 1), OUT/f'classifier_s{g:g}.png', nrow=10, scale=2)
     r['meta']['classifier'] = dict(steps=clf.steps, time_budget=budget, n_params=sum(p.numel() for p in clf.parameters()))

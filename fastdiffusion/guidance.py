@@ -6,7 +6,7 @@
 from __future__ import annotations
 import math, time
 import torch, torch.nn as nn, torch.nn.functional as F
-from .core import bcast, check_sigma, check_labels, norm_layer, randn_like, make_generator
+from .core import bcast, check_sigma, check_labels, norm_layer, randn_like, make_generator, default_device
 from .checkpoint import register_arch
 from .karras import c_in, c_noise, rand_log_normal
 from .unet import noise_level_embedding
@@ -122,12 +122,12 @@ def train_noisy_classifier(x:torch.Tensor, # images (N,C,H,W) in [-1,1]
                            max_steps:int|None=None, # stop after this many steps (whichever comes first)
                            bs:int=64, lr:float=2e-3,
                            P_mean:float=0., P_std:float=2., # log-normal training sigma, wide: the sampler visits 0.002..80
-                           seed:int=0, device=None, **kwargs) -> NoisyClassifier: # `kwargs` go to `NoisyClassifier`
+                           seed:int=0, device=None, **kwargs) -> NoisyClassifier: # device default `default_device()`; `kwargs` go to `NoisyClassifier`
     "Train a `NoisyClassifier` with cross-entropy on images noised with log-normal sigma (AdamW, cosine LR over the budget)."
     x, y = torch.as_tensor(x), check_labels(y, len(x))
     torch.manual_seed(seed); g = make_generator(seed)
     sd = float((x.float()**2).mean().sqrt())
-    clf = NoisyClassifier(x.shape[1], int(y.max()) + 1, sigma_data=sd, **kwargs).to(device or 'cpu')
+    clf = NoisyClassifier(x.shape[1], int(y.max()) + 1, sigma_data=sd, **kwargs).to(device or default_device())
     opt, t0, step = torch.optim.AdamW(clf.parameters(), lr), time.perf_counter(), 0
     while True:
         frac = max((time.perf_counter() - t0) / time_budget, step / max_steps if max_steps else 0.)

@@ -121,7 +121,7 @@ class Trained:
 def _class_info(data, dls) -> dict:
     "The number of classes and their names, from the training labels and the dataset's label names when it has them."
     y = dls.train.dataset.y   # -1 where an image has no label
-    if y is None or (y < 0).any():
+    if (y < 0).any():
         what = repr(str(data)) if isinstance(data, (str, Path)) else 'this data'
         raise ValueError(f"conditional=True needs labelled data, and {what} has no labels (or not for every image): it needs "
                          "a 'label' column, or a folder with one sub-folder per class")
