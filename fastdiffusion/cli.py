@@ -34,6 +34,19 @@ def _ints(s) -> tuple:
     try: return tuple(int(o) for o in (s.split(',') if isinstance(s, str) else s) if str(o).strip())
     except ValueError: raise ValueError(f"Expected comma-separated integers, got {s!r}") from None
 
+def _train_classifier(data, size, time_budget, n_data, seed, out, quiet):
+    "`fd_train --classifier`: train a `NoisyClassifier` on the data's labels for `time_budget` seconds and save it in `out`."
+    from fastdiffusion.guidance import train_classifier
+    from fastdiffusion.checkpoint import save_checkpoint
+    from fastdiffusion.core import is_main_process
+    clf, cfg = train_classifier(data, size=size, time_budget=time_budget or 120., n_data=n_data, seed=seed, verbose=not quiet)
+    path = save_checkpoint(clf, out, **cfg)
+    if is_main_process():
+        s, names = cfg['stats'], cfg['conditioning']['class_names']
+        print(f"trained a noise-aware classifier of {len(names)} classes ({s['n_params']:,} parameters, {s['steps']} steps, {s['train_time']} s)")
+        print(f"wrote {path/'model.safetensors'}, {path/'config.json'}")
+    _done()
+
 @call_parse
 def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder of images (default: the hub's course dataset when it answers, else mnist5k)
              size:int=None, # resize and centre-crop images to size x size
@@ -53,6 +66,7 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
              mixed_precision:str='no', # 'no', 'fp16' or 'bf16'
              conditional:bool=False, # condition on the data's class labels (for `fd_sample --label`)
              p_uncond:float=0.1, # with --conditional: fraction of labels dropped, so the model also samples without one
+             classifier:bool=False, # train a noise-aware classifier of the data's labels instead (for `fd_sample --guide classifier`)
              quiet:bool=False): # no progress bar
     "Train a diffusion model (EDM-preconditioned UNet, EMA, time-budgeted schedule) and save it with a sample grid."
     try:
@@ -66,6 +80,7 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
         from fastdiffusion.samplers import get_sampler   # the heavy imports start here
         from fastdiffusion.train import train_diffusion
         from fastdiffusion.core import is_main_process
+        if classifier: return _train_classifier(data, size, time_budget, n_data, seed, out, quiet)
         get_sampler(sampler)
         res = train_diffusion(data, size=size, epochs=epochs, time_budget=time_budget or None, bs=bs, lr=lr, nfs=nfs,
                               n_blocks=n_blocks, patch=patch, n_data=n_data, sampler=sampler, steps=steps, seed=seed,
@@ -108,7 +123,7 @@ def _labels(spec:str, n:int, names:list) -> list:
     if not out: raise ValueError("--label is empty")
     return [out[i % len(out)] for i in range(n)]
 
-_GUIDES = ('cfg', 'interval', 'auto')
+_GUIDES = ('cfg', 'interval', 'auto', 'classifier')
 
 @call_parse
 def fd_sample(ckpt:str='fd_model', # checkpoint folder written by fd_train
@@ -119,10 +134,10 @@ def fd_sample(ckpt:str='fd_model', # checkpoint folder written by fd_train
               bs:int=256, # images per batch
               out:str='samples.png', # a .png grid, or .npz with uint8 `images` (N,C,H,W) (and `labels` with --label)
               label:str=None, # a conditional model's class: an index or a name, or a comma-separated list repeated over the images
-              guidance:float=1., # guidance weight w (1: none; Karras et al. 2024's convention, Ho & Salimans' w is ours minus 1)
-              guide:str='cfg', # 'cfg' (classifier-free), 'interval' (CFG for sigma in --interval only) or 'auto' (autoguidance by --guide_ckpt)
+              guidance:float=1., # guidance weight w (1: none; Karras et al. 2024's convention, Ho & Salimans' w is ours minus 1); --guide classifier: its scale
+              guide:str='cfg', # 'cfg' (classifier-free), 'interval' (CFG for sigma in --interval only), 'auto' (autoguidance by --guide_ckpt) or 'classifier' (--guide_ckpt from fd_train --classifier)
               interval:str='0.28,5.42', # sigma_lo,sigma_hi of --guide interval (Kynkäänniemi et al. 2024's EDM2 interval)
-              guide_ckpt:str=None, # --guide auto: a weaker model of the same task (smaller or trained for less)
+              guide_ckpt:str=None, # --guide auto: a weaker model of the same task (smaller or trained for less); --guide classifier: a noise-aware classifier
               quiet:bool=False): # no summary line
     "Sample images from a model trained by `fd_train`, in a PNG grid or an `.npz` array; with --label, of the classes asked for."
     try:
@@ -133,17 +148,19 @@ def fd_sample(ckpt:str='fd_model', # checkpoint folder written by fd_train
         _check(guidance >= 0, f"--guidance must be >= 0, got {guidance}")
         _check(guide in _GUIDES, f"--guide must be one of {', '.join(_GUIDES)}, got {guide!r}")
         _check(guide != 'auto' or guide_ckpt, "--guide auto needs --guide_ckpt (a weaker model of the same task)")
+        _check(guide != 'classifier' or guide_ckpt, "--guide classifier needs --guide_ckpt (a noise-aware classifier from fd_train --classifier)")
+        _check(guide != 'classifier' or label is not None, "--guide classifier needs --label (the classes to steer towards)")
         lo_hi = None
         if guide == 'interval':
             try: lo_hi = tuple(float(v) for v in interval.split(','))
             except ValueError: lo_hi = ()
             _check(len(lo_hi) == 2 and 0 <= lo_hi[0] < lo_hi[1], f"--interval must be 'sigma_lo,sigma_hi' with 0 <= sigma_lo < sigma_hi, got {interval!r}")
-        from fastdiffusion.samplers import get_sampler, nfe   # the heavy imports start here
+        from fastdiffusion.samplers import get_sampler   # the heavy imports start here
         from fastdiffusion.train import Trained
         from fastdiffusion.guidance import Guided
-        from fastdiffusion.core import rank_world, is_main_process
         if sampler is not None: get_sampler(sampler)
         t = Trained.load(ckpt)
+        if guide == 'classifier': return _sample_classifier_guided(t, ckpt, n, steps, sampler, seed, bs, out, label, guidance, guide_ckpt, quiet)
         names = t.config.get('conditioning', {}).get('class_names')
         _check(label is None or names is not None, f"--label: '{ckpt}' was trained without labels (train it with fd_train --conditional)")
         _check(guidance == 1 or guide == 'auto' or names is not None,
@@ -163,10 +180,30 @@ def fd_sample(ckpt:str='fd_model', # checkpoint folder written by fd_train
         sampler, steps = sampler or t.config['sampling']['sampler'], steps or t.config['sampling']['steps']
         x = t.sample(n, steps, sampler, seed, bs, model=model, labels=labels)
     except _BAD_INPUT as e: _fail('fd_sample', e)
+    how = '' if model is t.model else f", {guide} guidance w={guidance:g}: up to twice the network calls"
+    _write_samples(x, out, labels, names, sampler, steps, how, quiet)
+
+def _write_samples(x, out, labels, names, sampler, steps, how, quiet):
+    "Save the images (main process), print one summary line, close the process group."
+    from fastdiffusion.samplers import nfe
+    from fastdiffusion.core import rank_world, is_main_process
     if is_main_process():
         f = save_images(x, out, labels=labels)
         world = rank_world()[1]
         what = '' if labels is None else f" of class{'es' if len(set(labels)) > 1 else ''} {', '.join(names[i] for i in sorted(set(labels)))}"
-        how = '' if model is t.model else f", {guide} guidance w={guidance:g}: up to twice the network calls"
         if not quiet: print(f"wrote {len(x)} images{what} to {f} ({sampler}, {steps} steps, {nfe(sampler, steps)} NFE{how}, {world} process{'es' if world > 1 else ''})")
     _done()
+
+def _sample_classifier_guided(t, ckpt, n, steps, sampler, seed, bs, out, label, scale, guide_ckpt, quiet):
+    "`fd_sample --guide classifier`: the model's unconditional denoiser plus `scale` sigma^2 grad log p(label | x; sigma) of the classifier."
+    import torch
+    from fastdiffusion.guidance import ClassifierGuided, load_classifier
+    try:
+        clf, cfg = load_classifier(guide_ckpt, device=next(t.model.parameters()).device)
+        _check(cfg.get('image_shape') == t.config['image_shape'], f"--guide_ckpt classifies {cfg.get('image_shape')} images, '{ckpt}' makes {t.config['image_shape']}")
+        names = cfg['conditioning']['class_names']
+        labels = _labels(label, n, names)
+        sampler, steps = sampler or t.config['sampling']['sampler'], steps or t.config['sampling']['steps']
+        x = t.sample(n, steps, sampler, seed, bs, model=ClassifierGuided(t.model, clf, scale), extra_args=dict(labels=torch.tensor(labels)))
+    except _BAD_INPUT as e: _fail('fd_sample', e)
+    _write_samples(x, out, labels, names, sampler, steps, f", classifier guidance scale {scale:g}: a network call and a classifier gradient each", quiet)

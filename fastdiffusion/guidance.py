@@ -6,14 +6,17 @@
 from __future__ import annotations
 import math, time
 import torch, torch.nn as nn, torch.nn.functional as F
-from .core import bcast, check_sigma, check_labels, norm_layer, randn_like, make_generator, default_device
-from .checkpoint import register_arch
+from pathlib import Path
+from .core import bcast, check_sigma, check_labels, norm_layer, randn_like, make_generator, default_device, from_uint8
+from .checkpoint import register_arch, load_checkpoint, load_config
 from .karras import c_in, c_noise, rand_log_normal
 from .unet import noise_level_embedding
 from .samplers import GMMDenoiser
+from .train import _get_dls, _class_info
 
 # %% auto #0
-__all__ = ['ClassGMMDenoiser', 'ClassifierGuided', 'guide_from', 'Guided', 'NoisyClassifier', 'train_noisy_classifier']
+__all__ = ['ClassGMMDenoiser', 'ClassifierGuided', 'guide_from', 'Guided', 'NoisyClassifier', 'train_noisy_classifier',
+           'train_classifier', 'load_classifier']
 
 # %% ../nbs/10_conditioning.ipynb #8a7bccda
 class ClassGMMDenoiser(GMMDenoiser):
@@ -140,3 +143,31 @@ def train_noisy_classifier(x:torch.Tensor, # images (N,C,H,W) in [-1,1]
         opt.zero_grad(); loss.backward(); opt.step(); step += 1
     clf.steps = step
     return clf.eval()
+
+# %% ../nbs/10_conditioning.ipynb #d0c20cc0
+def train_classifier(data=None, # 'mnist5k', a hub dataset name, a folder with one sub-folder per class, or a `Dataset`
+                     size:int|None=None, # resize and centre-crop images to `size`x`size`
+                     time_budget:float=120., # seconds of training
+                     max_steps:int|None=None, # stop after this many steps (whichever comes first)
+                     n_data:int|None=None, # train on a random subset of this many images
+                     seed:int=0, device=None, verbose:bool=True,
+                     **kwargs) -> tuple[NoisyClassifier, dict]: # `kwargs` go to `train_noisy_classifier`
+    "A `NoisyClassifier` trained on `data`'s labels, and the config to save with it (image shape, class names, stats)."
+    dls = _get_dls(data, 64, size, n_data, seed, verbose)
+    ds = dls.train.dataset
+    cond = _class_info(data, dls)
+    t0 = time.perf_counter()
+    clf = train_noisy_classifier(from_uint8(ds.x), ds.y, time_budget=time_budget, max_steps=max_steps, seed=seed, device=device, **kwargs)
+    if clf.head.out_features != cond['n_classes']:   # a class with no image left out of a subset: keep every class
+        raise ValueError(f"the data has {cond['n_classes']} classes but its images use only {clf.head.out_features} of them")
+    stats = dict(steps=clf.steps, train_time=round(time.perf_counter() - t0, 1), n_params=sum(p.numel() for p in clf.parameters()))
+    cfg = dict(image_shape=list(ds.x.shape[1:]), conditioning=cond, data=str(data) if isinstance(data, (str, Path)) else type(data).__name__,
+               training=dict(size=size, time_budget=time_budget, max_steps=max_steps, n_data=n_data, seed=seed), stats=stats)
+    return clf, cfg
+
+def load_classifier(path, device=None) -> tuple[NoisyClassifier, dict]:
+    "The `NoisyClassifier` saved in `path` (by `save_checkpoint(clf, path, **cfg)`, e.g. `fd_train --classifier`) and its config."
+    cfg = load_config(path)
+    if cfg['arch'] != 'NoisyClassifier':
+        raise ValueError(f"'{path}' holds a {cfg['arch']!r} model, not a noise-aware classifier (train one with fd_train --classifier)")
+    return load_checkpoint(path, device=device, arch='NoisyClassifier'), cfg

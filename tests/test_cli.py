@@ -219,3 +219,45 @@ def test_unconditional_refuses_labels(ckpt, digits, tmp):
     assert rc == 1 and 'trained without labels' in e, e
     rc, o, e = run('fd_train', '--data', digits, '--epochs', 1, '--conditional', '--out', tmp/'x', *TINY, tmp=tmp)
     assert rc == 1 and 'conditional=True needs labelled data' in e and 'Traceback' not in e, e
+
+@pytest.fixture(scope='module')
+def clf_ckpt(tmp, classes):
+    "A noise-aware classifier trained for a few seconds by `fd_train --classifier`."
+    rc, o, e = run('fd_train', '--data', classes, '--classifier', '--time_budget', 3, '--out', tmp/'clf', '--quiet', tmp=tmp)
+    assert rc == 0, e
+    return tmp/'clf'
+
+def test_classifier_checkpoint(clf_ckpt):
+    cfg = json.loads((clf_ckpt/'config.json').read_text())
+    assert cfg['arch'] == 'NoisyClassifier' and cfg['image_shape'] == [1, 28, 28]
+    assert cfg['conditioning']['class_names'] == [f'digit{i}' for i in range(10)] and cfg['stats']['steps'] > 0
+
+def test_sample_classifier_guidance(ckpt, clf_ckpt, tmp):
+    "An unconditional model steered by the classifier: labels in the npz, and the scale changes the images."
+    outs = {}
+    for scale in (0, 8):
+        rc, o, e = run('fd_sample', '--ckpt', ckpt, '--guide', 'classifier', '--guide_ckpt', clf_ckpt, '--label', 'digit3,7',
+                       '--guidance', scale, '--n', 4, '--out', tmp/f'g{scale}.npz', tmp=tmp)
+        assert rc == 0, e
+        assert 'of classes digit3, digit7' in o and f'classifier guidance scale {scale}' in o, o
+        d = np.load(tmp/f'g{scale}.npz')
+        assert d['images'].shape == (4, 1, 28, 28) and d['labels'].tolist() == [3, 7, 3, 7]
+        outs[scale] = d['images'].astype(int)
+    rc, o, e = run('fd_sample', '--ckpt', ckpt, '--n', 4, '--out', tmp/'plain.npz', tmp=tmp)
+    assert rc == 0, e
+    assert np.abs(outs[0] - np.load(tmp/'plain.npz')['images'].astype(int)).max() <= 1   # scale 0: the model alone
+    assert np.abs(outs[8] - outs[0]).max() > 0
+
+@pytest.mark.parametrize('args,msg', [
+    (['--label', 3], '--guide classifier needs --guide_ckpt'),
+    (['--guide_ckpt', 'CLF'], '--guide classifier needs --label'),
+    (['--guide_ckpt', 'CLF', '--label', 'cat'], "unknown label 'cat': this model's classes are digit0"),
+    (['--guide_ckpt', 'MODEL', '--label', 3], "holds a 'Denoiser' model, not a noise-aware classifier")])
+def test_classifier_guidance_errors(ckpt, clf_ckpt, tmp, args, msg):
+    args = [{'CLF': clf_ckpt, 'MODEL': ckpt}.get(a, a) for a in args]
+    rc, o, e = run('fd_sample', '--ckpt', ckpt, '--guide', 'classifier', '--n', 2, '--out', tmp/'e.npz', *args, tmp=tmp)
+    assert rc == 1 and msg in e and 'Traceback' not in e, e
+
+def test_classifier_needs_labels(digits, tmp):
+    rc, o, e = run('fd_train', '--data', digits, '--classifier', '--time_budget', 1, '--out', tmp/'x', '--quiet', tmp=tmp)
+    assert rc == 1 and 'needs labelled data' in e and 'Traceback' not in e, e
