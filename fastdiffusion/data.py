@@ -16,9 +16,9 @@ import datasets
 from .core import *
 
 # %% auto #0
-__all__ = ['COURSE_DATASET', 'MNIST5K', 'hub_offline_reason', 'hub_available', 'mnist5k_arrays', 'load_images', 'images_tensor',
-           'pad_to', 'pixel_stats', 'random_flip', 'TensorImages', 'collate_images', 'split_idxs', 'DataLoaders',
-           'get_dls']
+__all__ = ['COURSE_DATASET', 'MNIST5K', 'PHOTOS', 'hub_offline_reason', 'hub_available', 'mnist5k_arrays', 'photo_crops',
+           'load_images', 'images_tensor', 'pad_to', 'pixel_stats', 'random_flip', 'TensorImages', 'collate_images',
+           'split_idxs', 'DataLoaders', 'get_dls']
 
 # %% ../nbs/01_data.ipynb #8a0320b7
 COURSE_DATASET = 'zalando-datasets/fashion_mnist'  # the course's data when the hub answers (60,000 28x28 clothes)
@@ -72,6 +72,36 @@ def _mnist5k_cached() -> datasets.Dataset:
 def _mnist5k() -> datasets.Dataset:
     "MNIST-5k as a `Dataset`: built once per process; each call gets its own `Dataset` object over the same table."
     return _mnist5k_cached().with_format(None)
+
+# %% ../nbs/01_data.ipynb #62875703
+PHOTOS = dict(train=('astronaut', 'coffee', 'rocket', 'immunohistochemistry', 'hubble_deep_field', 'retina'),
+              valid=('chelsea', 'stereo_motorcycle'))   # scikit-image's bundled colour photographs, split by photograph
+
+def _photo(name:str) -> np.ndarray:
+    "One of scikit-image's bundled photographs as uint8 (H,W,3)."
+    try: import skimage.data
+    except ImportError: raise ImportError("photo_crops needs scikit-image: pip install scikit-image") from None
+    a = getattr(skimage.data, name)()
+    return np.ascontiguousarray((a[0] if isinstance(a, tuple) else a)[..., :3])
+
+def photo_crops(n:int, # number of crops
+                size:int=32, # side of each square crop
+                split:str='train', # 'train' or 'valid': which photographs (`PHOTOS`) the crops come from
+                max_zoom_out:float=4., # each photograph is first shrunk by a random factor in [1, max_zoom_out]
+                seed:int=0) -> torch.Tensor: # the same seed gives the same crops
+    "`n` random colour crops (n,3,size,size) in [-1,1] of scikit-image's photographs, offline."
+    if split not in PHOTOS: raise ValueError(f"split must be one of {', '.join(PHOTOS)}, got {split!r}")
+    if n < 1 or size < 1 or max_zoom_out < 1: raise ValueError(f"need n >= 1, size >= 1 and max_zoom_out >= 1, got {n}, {size}, {max_zoom_out}")
+    g, imgs = make_generator(seed), [Image.fromarray(_photo(p)) for p in PHOTOS[split]]
+    out = torch.empty(n, 3, size, size, dtype=torch.uint8)
+    for i in range(n):
+        im = imgs[int(torch.randint(len(imgs), (1,), generator=g))]
+        z = 1 + (max_zoom_out - 1) * float(torch.rand(1, generator=g))
+        side = min(round(size * z), im.width, im.height)   # a side*side window shrunk to size*size: the photo shrunk by z, then cropped
+        x0, y0 = (int(torch.randint(d - side + 1, (1,), generator=g)) for d in (im.width, im.height))
+        crop = im.crop((x0, y0, x0 + side, y0 + side)).resize((size, size), Image.BICUBIC, reducing_gap=2.)
+        out[i] = torch.from_numpy(np.array(crop)).permute(2, 0, 1)
+    return from_uint8(out)
 
 # %% ../nbs/01_data.ipynb #0c12eb87
 @contextmanager
