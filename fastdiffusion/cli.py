@@ -9,7 +9,7 @@ from pathlib import Path
 from fastcore.script import call_parse
 
 # %% auto #0
-__all__ = ['fd_train', 'save_images', 'fd_sample']
+__all__ = ['fd_train', 'save_images', 'fd_sample', 'fd_restore']
 
 # %% ../nbs/09a_cli.ipynb #25fa9a75
 _BAD_INPUT = (ValueError, FileNotFoundError, NotADirectoryError, ConnectionError)
@@ -47,6 +47,28 @@ def _train_classifier(data, size, time_budget, n_data, seed, out, quiet):
         print(f"wrote {path/'model.safetensors'}, {path/'config.json'}")
     _done()
 
+def _train_restorer(task, regression, data, size, epochs, time_budget, bs, lr, nfs, n_blocks, patch, n_data, sampler, steps, seed, out, n_samples, quiet):
+    "`fd_train --task`: train a restorer (notebook 11) and save it with a grid of degraded, restored and clean training images."
+    import torch
+    from fastdiffusion.restore import train_restorer, get_task
+    from fastdiffusion.core import is_main_process, save_grid, make_generator
+    from fastdiffusion.data import photo_crops
+    t = get_task(task)
+    if data == 'photos': data = photo_crops(8000, size or 32)   # scikit-image's colour photographs, offline
+    r = train_restorer(task, data, kind='regression' if regression else 'diffusion', time_budget=time_budget or None, epochs=epochs,
+                       bs=bs, lr=lr, nfs=nfs, n_blocks=n_blocks, patch=patch, n_data=n_data, size=size, sampler=sampler, steps=steps,
+                       seed=seed, verbose=not quiet)
+    path = r.save(out)
+    if n_samples and is_main_process():
+        x = r.examples[:min(n_samples, 16)]
+        c = t.degrade(x, make_generator(seed))
+        save_grid(torch.cat([t.baseline(c), r.restore(c, seed=seed), x]), path/'samples.png', nrow=len(x), scale=2)
+    if is_main_process():
+        s = r.stats
+        print(f"trained a restorer for {task} ({r.kind}, {s['n_params']:,} parameters, {s['steps']} steps, {s['train_time']} s)")
+        print(f"wrote {path/'model.safetensors'}, {path/'config.json'}" + (f", {path/'samples.png'} (degraded, restored, clean)" if n_samples else ''))
+    _done()
+
 @call_parse
 def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder of images (default: the hub's course dataset when it answers, else mnist5k)
              size:int=None, # resize and centre-crop images to size x size
@@ -67,6 +89,8 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
              conditional:bool=False, # condition on the data's class labels (for `fd_sample --label`)
              p_uncond:float=0.1, # with --conditional: fraction of labels dropped, so the model also samples without one
              classifier:bool=False, # train a noise-aware classifier of the data's labels instead (for `fd_sample --guide classifier`)
+             task:str=None, # train a restorer instead (for `fd_restore`): superres2, superres4, colorize, jpeg, watermark, deblur or inpaint
+             regression:bool=False, # with --task: the one-call regression model instead of the conditional diffusion model
              quiet:bool=False): # no progress bar
     "Train a diffusion model (EDM-preconditioned UNet, EMA, time-budgeted schedule) and save it with a sample grid."
     try:
@@ -81,6 +105,8 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
         from fastdiffusion.train import train_diffusion
         from fastdiffusion.core import is_main_process
         if classifier: return _train_classifier(data, size, time_budget, n_data, seed, out, quiet)
+        if task is not None: return _train_restorer(task, regression, data, size, epochs, time_budget, bs, lr, nfs, n_blocks, patch, n_data,
+                                                    sampler, steps, seed, out, n_samples, quiet)
         get_sampler(sampler)
         res = train_diffusion(data, size=size, epochs=epochs, time_budget=time_budget or None, bs=bs, lr=lr, nfs=nfs,
                               n_blocks=n_blocks, patch=patch, n_data=n_data, sampler=sampler, steps=steps, seed=seed,
@@ -207,3 +233,90 @@ def _sample_classifier_guided(t, ckpt, n, steps, sampler, seed, bs, out, label, 
         x = t.sample(n, steps, sampler, seed, bs, model=ClassifierGuided(t.model, clf, scale), extra_args=dict(labels=torch.tensor(labels)))
     except _BAD_INPUT as e: _fail('fd_sample', e)
     _write_samples(x, out, labels, names, sampler, steps, f", classifier guidance scale {scale:g}: a network call and a classifier gradient each", quiet)
+
+# %% ../nbs/09a_cli.ipynb #74f3faeb
+_GREY_MODES = ('1', 'L', 'LA', 'I', 'I;16', 'F')
+
+def _read_image(f:Path, C:int, alpha:bool=False):
+    "Image file `f` as a tensor (C,H,W) in [-1,1] (and, with `alpha`, its transparency (1,H,W), 1 = missing), refusing the wrong channels."
+    import numpy as np, torch
+    from PIL import Image
+    from fastdiffusion.core import from_uint8
+    try: im = Image.open(f); im.load()
+    except (OSError, ValueError) as e: raise ValueError(f"'{f}' is not a readable image ({' '.join(str(e).split())})") from None
+    grey = im.mode in _GREY_MODES
+    if C == 1 and not grey: raise ValueError(f"'{f}' is a colour image ({im.mode}); this model restores grey images")
+    if C == 3 and grey: raise ValueError(f"'{f}' is a grey image ({im.mode}); this model works on colour images")
+    x = from_uint8(torch.from_numpy(np.array(im.convert('L' if C == 1 else 'RGB'))).reshape(*im.size[::-1], C).permute(2, 0, 1))
+    if not alpha: return x
+    if 'A' not in im.mode and 'transparency' not in im.info:
+        raise ValueError(f"'{f}' has no transparency: an inpainting model needs the missing pixels marked transparent (or use --degrade)")
+    a = torch.from_numpy(np.array(im.convert('RGBA' if C == 3 else 'LA'))[..., -1])
+    return x, (a < 128).float()[None]
+
+def _degraded_inputs(files, t, shape, degrade:bool, seed:int):
+    "The restorer's inputs (B, cond_ch, H, W) from image files: clean images degraded here (`degrade`), or degraded images as given."
+    import torch, torch.nn.functional as F
+    from fastdiffusion.core import make_generator
+    from fastdiffusion.restore import sr_up
+    C, H, W = shape
+    grey_in = t.name == 'colorize' and not degrade
+    xs = [_read_image(f, 1 if grey_in else C, alpha=t.name == 'inpaint' and not degrade) for f in files]
+    f = int(t.name[-1]) if t.name.startswith('superres') and not degrade else 1
+    for p, x in zip(files, xs):
+        h, w = (x[0] if isinstance(x, tuple) else x).shape[-2:]
+        if (h, w) != (H, W) and (h * f, w * f) != (H, W):
+            also = f" (or {H // f}x{W // f} low-resolution inputs)" if f > 1 else ''
+            raise ValueError(f"'{p}' is {w}x{h}; this model restores {W}x{H} images{also}")
+    if degrade: return t.degrade(torch.stack(xs), make_generator(seed))
+    if t.name == 'inpaint': return torch.stack([torch.cat([x * (1 - m), m]) for x, m in xs])
+    return torch.stack([sr_up(x[None], f)[0] if x.shape[-1] != W else x for x in xs])
+
+def _save_degraded(cond, t, names, out:Path):
+    "Write the degraded inputs as a user would have them: the small image (super-res), the grey one, the image with a transparent hole."
+    import torch
+    from PIL import Image
+    from fastdiffusion.core import to_pil, to_uint8
+    from fastdiffusion.restore import sr_down
+    for c, n in zip(cond, names):
+        if t.name.startswith('superres'): im = to_pil(sr_down(c[None], int(t.name[-1]))[0])
+        elif t.name == 'inpaint':
+            im = to_pil(c[:-1]); im.putalpha(Image.fromarray(to_uint8(1 - 2 * c[-1]).numpy()))
+        else: im = to_pil(c)
+        (out/'degraded'/n).parent.mkdir(parents=True, exist_ok=True); im.save(out/'degraded'/n.with_suffix('.png'))
+
+@call_parse
+def fd_restore(ckpt:str='fd_restorer', # a restorer written by `fd_train --task`
+               input:str=None, # an image file or a folder of images (degraded ones, or clean ones with --degrade)
+               out:str='restored', # output folder: one PNG per input, same file name
+               degrade:bool=False, # the inputs are clean: apply the model's own degradation first and write it to OUT/degraded/
+               steps:int=None, # solver steps of a diffusion restorer (default: the checkpoint's)
+               sampler:str=None, # sampler name (default: the checkpoint's)
+               seed:int=0, # seed of the noise (and of the degradation with --degrade)
+               bs:int=256, # images per batch
+               quiet:bool=False): # no summary line
+    "Restore images with a model from `fd_train --task`: super-resolve, colourise, remove JPEG artefacts, a watermark or a blur, inpaint."
+    try:
+        _check(input is not None, "--input is required: an image file or a folder of images")
+        _check(steps is None or steps > 0, f"--steps must be > 0, got {steps}")
+        _check(bs > 0, f"--bs must be > 0, got {bs}")
+        src = Path(input)
+        if not src.exists(): raise FileNotFoundError(f"--input '{input}' does not exist")
+        from fastdiffusion.data import _image_files   # the heavy imports start here
+        from fastdiffusion.restore import Restorer
+        from fastdiffusion.samplers import get_sampler
+        if sampler is not None: get_sampler(sampler)
+        files = [src] if src.is_file() else _image_files(src)
+        _check(len(files) > 0, f"no images in '{input}'")
+        r = Restorer.load(ckpt)
+        cond = _degraded_inputs(files, r.task, r.config['image_shape'], degrade, seed)
+        x = r.restore(cond, steps, sampler, seed, bs)
+    except _BAD_INPUT as e: _fail('fd_restore', e)
+    from fastdiffusion.core import to_pil
+    o = Path(out)
+    names = [Path(f.name) if src.is_file() else f.relative_to(src) for f in files]   # sub-folders kept, so names cannot collide
+    for xi, n in zip(x, names): (o/n).parent.mkdir(parents=True, exist_ok=True); to_pil(xi).save(o/n.with_suffix('.png'))
+    if degrade: _save_degraded(cond, r.task, names, o)
+    how = 'one call' if r.kind == 'regression' else f"{steps or r.config['sampling']['steps']} steps of {sampler or r.config['sampling']['sampler']}"
+    if not quiet: print(f"restored {len(x)} image{'s' if len(x) > 1 else ''} ({r.task.name}, {r.kind} model, {how}) to {o}" + (f", degraded inputs in {o/'degraded'}" if degrade else ''))
+

@@ -111,6 +111,7 @@ class Trained:
              device=None): # default: `default_device()`
         "The trained model saved in `path`, with its config and the data's Gaussian."
         path, cfg = Path(path), load_config(path)
+        if 'task' in cfg: raise ValueError(f"'{path}' is a restorer ({cfg['task']}), not a generative model: restore images with fd_restore (notebook 11)")
         if 'image_shape' not in cfg or 'sampling' not in cfg:
             raise ValueError(f"'{path}' is a checkpoint but not a trained diffusion model (no image_shape/sampling in its config.json)")
         f = path/'gauss.safetensors'

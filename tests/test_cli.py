@@ -261,3 +261,69 @@ def test_classifier_guidance_errors(ckpt, clf_ckpt, tmp, args, msg):
 def test_classifier_needs_labels(digits, tmp):
     rc, o, e = run('fd_train', '--data', digits, '--classifier', '--time_budget', 1, '--out', tmp/'x', '--quiet', tmp=tmp)
     assert rc == 1 and 'needs labelled data' in e and 'Traceback' not in e, e
+
+# ---- restorers (notebook 11): fd_train --task, fd_restore
+@pytest.fixture(scope='module')
+def sr_ckpt(tmp, digits):
+    "A tiny super-resolution x4 restorer trained by `fd_train --task superres4`."
+    rc, o, e = run('fd_train', '--data', digits, '--task', 'superres4', '--epochs', 1, '--n_samples', 4, '--out', tmp/'sr4', *TINY, tmp=tmp)
+    assert rc == 0, e
+    assert 'trained a restorer for superres4 (diffusion' in o
+    return tmp/'sr4'
+
+def test_restorer_checkpoint(sr_ckpt):
+    cfg = json.loads((sr_ckpt/'config.json').read_text())
+    assert cfg['task'] == 'superres4' and cfg['kind'] == 'diffusion' and cfg['image_shape'] == [1, 28, 28] and cfg['cond_shape'] == [1, 28, 28]
+    assert (sr_ckpt/'samples.png').exists()
+
+def test_restore_degrade_round_trip(sr_ckpt, digits, tmp):
+    "--degrade writes the restored images and the 7x7 degraded inputs under the same names; those restore again without --degrade."
+    from PIL import Image
+    rc, o, e = run('fd_restore', '--ckpt', sr_ckpt, '--input', digits, '--out', tmp/'r1', '--degrade', '--steps', 2, tmp=tmp)
+    assert rc == 0, e
+    assert 'restored 40 images (superres4, diffusion model, 2 steps of dpmpp_2m)' in o
+    names = sorted(p.name for p in digits.iterdir())
+    assert sorted(p.name for p in (tmp/'r1').glob('*.png')) == names and sorted(p.name for p in (tmp/'r1'/'degraded').iterdir()) == names
+    assert Image.open(tmp/'r1'/names[0]).size == (28, 28) and Image.open(tmp/'r1'/'degraded'/names[0]).size == (7, 7)
+    rc, o, e = run('fd_restore', '--ckpt', sr_ckpt, '--input', tmp/'r1'/'degraded', '--out', tmp/'r2', '--steps', 2, tmp=tmp)
+    assert rc == 0, e
+    a, b = (np.array(Image.open(tmp/d/names[3])).astype(int) for d in ('r1', 'r2'))
+    assert np.abs(a - b).max() <= 2    # the same inputs up to 8-bit rounding of the small image, the same seed
+
+def test_restore_inpaint_keeps_known_pixels(classes, tmp):
+    from PIL import Image
+    rc, o, e = run('fd_train', '--data', classes, '--task', 'inpaint', '--regression', '--epochs', 1, '--n_samples', 0, '--out', tmp/'inp', *TINY, tmp=tmp)
+    assert rc == 0, e
+    rc, o, e = run('fd_restore', '--ckpt', tmp/'inp', '--input', classes/'digit3', '--out', tmp/'ri', '--degrade', tmp=tmp)
+    assert rc == 0 and 'inpaint, regression model, one call' in o, e
+    for p in (tmp/'ri'/'degraded').iterdir():
+        d, r = np.array(Image.open(p)), np.array(Image.open(tmp/'ri'/p.name))
+        known = d[..., 1] == 255
+        assert d.shape == (28, 28, 2) and 0 < known.mean() < 1 and (r[known] == d[..., 0][known]).all()
+    rc, o, e = run('fd_restore', '--ckpt', tmp/'inp', '--input', classes, '--out', tmp/'x', tmp=tmp)
+    assert rc == 1 and 'has no transparency' in e, e
+
+@pytest.mark.parametrize('args,msg', [
+    (['--input', 'nope'], "--input 'nope' does not exist"),
+    (['--input', 'EMPTY'], "no images in"),
+    (['--input', 'BIG'], "is 32x32; this model restores 28x28 images (or 7x7 low-resolution inputs)"),
+    (['--input', 'RGB'], "is a colour image (RGB); this model restores grey images"),
+    (['--ckpt', 'GEN', '--input', 'DIGITS'], "holds a generative model (sample it with fd_sample), not a restorer"),
+    ([], "--input is required")])
+def test_restore_errors(sr_ckpt, ckpt, digits, tmp, args, msg):
+    from PIL import Image
+    (tmp/'empty').mkdir(exist_ok=True)
+    Image.new('L', (32, 32)).save(tmp/'big.png'); Image.new('RGB', (28, 28)).save(tmp/'rgb.png')
+    sub = {'EMPTY': tmp/'empty', 'BIG': tmp/'big.png', 'RGB': tmp/'rgb.png', 'GEN': ckpt, 'DIGITS': digits}
+    args = [sub.get(a, a) for a in args]
+    if '--ckpt' not in args: args = ['--ckpt', sr_ckpt, *args]
+    rc, o, e = run('fd_restore', *args, '--out', tmp/'e', tmp=tmp)
+    assert rc == 1 and msg in e and 'Traceback' not in e, e
+
+def test_restorer_refused_by_fd_sample_and_bad_task(sr_ckpt, digits, tmp):
+    rc, o, e = run('fd_sample', '--ckpt', sr_ckpt, '--n', 2, '--out', tmp/'e.png', tmp=tmp)
+    assert rc == 1 and 'is a restorer (superres4), not a generative model: restore images with fd_restore' in e, e
+    rc, o, e = run('fd_train', '--data', digits, '--task', 'upscale', '--out', tmp/'e', *TINY, tmp=tmp)
+    assert rc == 1 and "unknown task 'upscale': the tasks are superres2, superres4, colorize" in e, e
+    rc, o, e = run('fd_train', '--data', digits, '--task', 'colorize', '--epochs', 1, '--out', tmp/'e', *TINY, tmp=tmp)
+    assert rc == 1 and 'colourisation needs colour images (3 channels), got 1' in e, e
