@@ -37,13 +37,13 @@ def photos():
     from fastdiffusion.data import photo_crops
     return photo_crops(8000, 32, 'train', seed=0), photo_crops(N_EVAL, 32, 'valid', seed=1)
 
-def uncond(out:Path, epochs_digits:int, epochs_photos:int):
+def uncond(out:Path, epochs_digits:int, epochs_photos:int, which:str='digits,photos'):
     "Unconditional models of the training digits and of the training photo crops (the course's recipe), for the training-free methods."
     from fastdiffusion.train import train_diffusion
-    x_tr = digits()[0]
-    t = train_diffusion(x_tr, epochs=epochs_digits, device='cpu', verbose=False); t.save(out/'uncond_digits', n_samples=0); print('digits', t.stats, flush=True)
-    p_tr = photos()[0]
-    t = train_diffusion(p_tr, epochs=epochs_photos, device='cpu', verbose=False); t.save(out/'uncond_photos', n_samples=0); print('photos', t.stats, flush=True)
+    if 'digits' in which:
+        t = train_diffusion(digits()[0], epochs=epochs_digits, device='cpu', verbose=False); t.save(out/'uncond_digits', n_samples=0); print('digits', t.stats, flush=True)
+    if 'photos' in which:
+        t = train_diffusion(photos()[0], epochs=epochs_photos, device='cpu', verbose=False); t.save(out/'uncond_photos', n_samples=0); print('photos', t.stats, flush=True)
 
 def scores(x, clean, fe=None, ev=None, ref=None, labels=None) -> dict:
     from fastdiffusion.crappify import psnr
@@ -56,7 +56,7 @@ def scores(x, clean, fe=None, ev=None, ref=None, labels=None) -> dict:
 
 def training_free(task, t, cond, clean, uncond):
     "The training-free method for `task` from the unconditional model, or None: (name, images, NFE)."
-    from fastdiffusion.restore import linear_op, pigdm_restore, inpaint_replace
+    from fastdiffusion.restore import pigdm_restore, inpaint_replace
     sd = uncond.model.sigma_data
     if task == 'inpaint':
         return [('replacement (20 steps)', lambda: inpaint_replace(uncond.model, cond[:, :-1], cond[:, -1:], steps=20, seed=1), 20),
@@ -135,10 +135,11 @@ def main(cmd:Param("uncond, tasks or table", str),
          epochs:Param("training epochs of each restorer", int)=8,
          epochs_digits:Param("epochs of the unconditional digit model", int)=25,
          epochs_photos:Param("epochs of the unconditional photo model", int)=12,
-         only:Param("comma-separated tasks to (re)do", str)=None):
+         only:Param("comma-separated tasks to (re)do", str)=None,
+         which:Param("uncond: digits, photos or both", str)='digits,photos'):
     torch.set_num_threads(2)
     out = Path(out)
-    if cmd == 'uncond': uncond(out, epochs_digits, epochs_photos)
+    if cmd == 'uncond': uncond(out, epochs_digits, epochs_photos, which)
     elif cmd == 'tasks': tasks(out, epochs, only)
     elif cmd == 'table': print(markdown_table(json.loads((OUT/'results.json').read_text())))
     else: raise SystemExit(f"unknown command {cmd!r}")
