@@ -255,7 +255,7 @@ def _read_image(f:Path, C:int, alpha:bool=False):
     return x, (a < 128).float()[None]
 
 def _degraded_inputs(files, t, shape, degrade:bool, seed:int):
-    "The restorer's inputs (B, cond_ch, H, W) from image files: clean images degraded here (`degrade`), or degraded images as given."
+    "The restorer's inputs (B, cond_ch, H, W) from image files (clean images degraded here with `degrade`, or degraded ones as given), and the clean ones."
     import torch
     from fastdiffusion.core import make_generator
     from fastdiffusion.restore import sr_up
@@ -268,17 +268,17 @@ def _degraded_inputs(files, t, shape, degrade:bool, seed:int):
         if (h, w) != (H, W) and (h * f, w * f) != (H, W):
             also = f" (or {H // f}x{W // f} low-resolution inputs)" if f > 1 else ''
             raise ValueError(f"'{p}' is {w}x{h}; this model restores {W}x{H} images{also}")
-    if degrade: return t.degrade(torch.stack(xs), make_generator(seed))
-    if t.name == 'inpaint': return torch.stack([torch.cat([x * (1 - m), m]) for x, m in xs])
-    return torch.stack([sr_up(x[None], f)[0] if x.shape[-1] != W else x for x in xs])
+    if degrade: x = torch.stack(xs); return t.degrade(x, make_generator(seed)), x
+    if t.name == 'inpaint': return torch.stack([torch.cat([x * (1 - m), m]) for x, m in xs]), None
+    return torch.stack([sr_up(x[None], f)[0] if x.shape[-1] != W else x for x in xs]), None
 
-def _save_degraded(cond, t, names, out:Path):
+def _save_degraded(cond, clean, t, names, out:Path):
     "Write the degraded inputs as a user would have them: the small image (super-res), the grey one, the image with a transparent hole."
     from PIL import Image
     from fastdiffusion.core import to_pil, to_uint8
     from fastdiffusion.restore import sr_down
-    for c, n in zip(cond, names):
-        if t.name.startswith('superres'): im = to_pil(sr_down(c[None], int(t.name[-1]))[0])
+    for c, x, n in zip(cond, clean, names):
+        if t.name.startswith('superres'): im = to_pil(sr_down(x[None], int(t.name[-1]))[0])   # the small image itself: A x
         elif t.name == 'inpaint':
             im = to_pil(c[:-1]); im.putalpha(Image.fromarray(to_uint8(1 - 2 * c[-1]).numpy()))
         else: im = to_pil(c)
@@ -308,14 +308,14 @@ def fd_restore(ckpt:str='fd_restorer', # a restorer written by `fd_train --task`
         files = [src] if src.is_file() else _image_files(src)
         _check(len(files) > 0, f"no images in '{input}'")
         r = Restorer.load(ckpt)
-        cond = _degraded_inputs(files, r.task, r.config['image_shape'], degrade, seed)
+        cond, clean = _degraded_inputs(files, r.task, r.config['image_shape'], degrade, seed)
         x = r.restore(cond, steps, sampler, seed, bs)
     except _BAD_INPUT as e: _fail('fd_restore', e)
     from fastdiffusion.core import to_pil
     o = Path(out)
     names = [Path(f.name) if src.is_file() else f.relative_to(src) for f in files]   # sub-folders kept, so names cannot collide
     for xi, n in zip(x, names): (o/n).parent.mkdir(parents=True, exist_ok=True); to_pil(xi).save(o/n.with_suffix('.png'))
-    if degrade: _save_degraded(cond, r.task, names, o)
+    if degrade: _save_degraded(cond, clean, r.task, names, o)
     how = 'one call' if r.kind == 'regression' else f"{steps or r.config['sampling']['steps']} steps of {sampler or r.config['sampling']['sampler']}"
     if not quiet: print(f"restored {len(x)} image{'s' if len(x) > 1 else ''} ({r.task.name}, {r.kind} model, {how}) to {o}" + (f", degraded inputs in {o/'degraded'}" if degrade else ''))
 
