@@ -235,16 +235,15 @@ def _sample_classifier_guided(t, ckpt, n, steps, sampler, seed, bs, out, label, 
     _write_samples(x, out, labels, names, sampler, steps, f", classifier guidance scale {scale:g}: a network call and a classifier gradient each", quiet)
 
 # %% ../nbs/09a_cli.ipynb #74f3faeb
-_GREY_MODES = ('1', 'L', 'LA', 'I', 'I;16', 'F')
-
 def _read_image(f:Path, C:int, alpha:bool=False):
     "Image file `f` as a tensor (C,H,W) in [-1,1] (and, with `alpha`, its transparency (1,H,W), 1 = missing), refusing the wrong channels."
     import numpy as np, torch
     from PIL import Image
     from fastdiffusion.core import from_uint8
+    from fastdiffusion.data import _GREY   # the grey PIL modes, as `images_tensor` reads them
     try: im = Image.open(f); im.load()
     except (OSError, ValueError) as e: raise ValueError(f"'{f}' is not a readable image ({' '.join(str(e).split())})") from None
-    grey = im.mode in _GREY_MODES
+    grey = im.mode in _GREY
     if C == 1 and not grey: raise ValueError(f"'{f}' is a colour image ({im.mode}); this model restores grey images")
     if C == 3 and grey: raise ValueError(f"'{f}' is a grey image ({im.mode}); this model works on colour images")
     x = from_uint8(torch.from_numpy(np.array(im.convert('L' if C == 1 else 'RGB'))).reshape(*im.size[::-1], C).permute(2, 0, 1))
