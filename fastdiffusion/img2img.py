@@ -31,18 +31,22 @@ def sdedit_sigmas(strength:float, steps:int, sigma_min:float=0.002, sigma_max:fl
 @torch.no_grad()
 def sdedit(model, # a denoiser `model(x, sigma, **extra_args) -> denoised`
            x:torch.Tensor, # images (B,C,H,W) in [-1,1]
-           strength:float, # in [0,1]: 0 returns `x`, 1 starts from noise at `sigma_max` (plain generation)
+           strength:float|None=None, # in [0,1]: 0 returns `x`, 1 starts from noise at `sigma_max` (plain generation)
            steps:int=10, # solver steps from `strength_sigma(strength)` down
            sampler:str='dpmpp_2m', # a name from `SAMPLERS` ('heun', 'dpmpp_2m', ...)
            seed:int=0, # seeds the noise added to `x`
            extra_args:dict|None=None, # conditioning for the model (e.g. `labels`)
            sigma_min:float=0.002, sigma_max:float=80., rho:float=7.,
+           sigma_start:float|None=None, # start from this noise level instead of `strength_sigma(strength)`
            **opts) -> torch.Tensor: # options for the sampler (e.g. a `generator` for a stochastic one)
-    "SDEdit (Meng et al. 2022): noise `x` to `strength_sigma(strength)`, then solve back to an image with `sampler`."
-    sigmas = sdedit_sigmas(strength, steps, sigma_min, sigma_max, rho, device='cpu')
-    if strength == 0: return x.clone()
+    "SDEdit (Meng et al. 2022): noise `x` to `strength_sigma(strength)` (or `sigma_start`), then solve back to an image with `sampler`."
+    if (strength is None) == (sigma_start is None): raise ValueError("give one of `strength` and `sigma_start`")
+    if sigma_start is None: sigmas = sdedit_sigmas(strength, steps, sigma_min, sigma_max, rho, device='cpu')
+    else: _check_steps(steps); sigmas = sigmas_karras(steps, sigma_min, sigma_start, rho, device='cpu')
+    if strength == 0 or sigma_start == 0: return x.clone()
     x = x + randn_like(x, make_generator(seed)) * sigmas[0].item()   # x + sigma_0 * eps
     return get_sampler(sampler)(model, x, to_device(sigmas, x.device), extra_args=extra_args, disable=True, **opts).clamp(-1, 1)
+
 
 # %% ../nbs/11a_img2img.ipynb #f28bfc77
 def ode_sigmas(steps:int, sigma_min:float=0.002, sigma_max:float=80., rho:float=7., device=None):

@@ -5,12 +5,12 @@
 # %% ../nbs/11b_style.ipynb #5caf72e5
 from __future__ import annotations
 import torch, torch.nn as nn, torch.nn.functional as F
-from .core import make_generator, model_device, check_sigma, bcast, randn_like, randint_on
+from .core import make_generator, model_device, check_sigma, bcast, randint_on
 from .checkpoint import register_arch
 from .data import get_dls
 from .learner import Learner, LRSchedCB, cos_sched
 from .crappify import Blur
-from .samplers import sigmas_karras, get_sampler
+from .img2img import sdedit
 
 # %% auto #0
 __all__ = ['CHANNEL_ORDERS', 'ChannelBlurTask', 'StyleNet', 'train_style_net', 'pretext_accuracy', 'VGGFeatures', 'gram',
@@ -184,8 +184,7 @@ def style_sdedit(model, # an unconditional denoiser of images like `content`
                  steps:int=10, sampler:str='heun', # sampler steps from `sigma_start` down to 0, and which sampler
                  sigma_min:float=0.002, rho:float=7., # the rest of the Karras schedule
                  seed:int=0) -> torch.Tensor:
-    "SDEdit (Meng et al. 2022) from `content` noised to `sigma_start`, with every denoiser call guided by the style loss."
-    if steps < 1: raise ValueError(f"steps must be >= 1, got {steps}")
-    sigmas = sigmas_karras(steps, sigma_min, sigma_start, rho, device=content.device)
-    x = content + sigma_start * randn_like(content, make_generator(seed, content.device))
-    return get_sampler(sampler)(StyleGuided(model, targets, feats, scale), x, sigmas, disable=True)
+    "Notebook 11a's `sdedit` from `content` noised to `sigma_start`, with every denoiser call guided by the style loss."
+    return sdedit(StyleGuided(model, targets, feats, scale), content, steps=steps, sampler=sampler, seed=seed,
+                  sigma_min=sigma_min, rho=rho, sigma_start=sigma_start)
+

@@ -34,7 +34,7 @@ def test_style_guided_and_sdedit():
     assert not torch.allclose(StyleGuided(model, A, pix, 5.)(x, sig), model(x, sig))
     y = style_sdedit(model, x, A, pix, scale=1., steps=3)
     assert y.shape == x.shape and torch.isfinite(y).all()
-    with pytest.raises(ValueError, match='steps must be >= 1'): style_sdedit(model, x, A, pix, steps=0)
+    with pytest.raises(ValueError, match='must be a positive integer'): style_sdedit(model, x, A, pix, steps=0)
 
 def test_pretext_and_checkpoint(tmp_path):
     x = _imgs(8)
