@@ -77,9 +77,13 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
              bs:int=32, # batch size per process
              lr:float=2e-3, # peak learning rate
              out:str='fd_model', # output folder: model.safetensors, config.json, samples.png
+             arch:str='unet', # the network: 'unet' (a UNet on pixel blocks) or 'dit' (a diffusion transformer, notebook 13)
              channels:str='32,64', # UNet channels per level, comma-separated
              n_blocks:int=1, # ResBlocks per level
-             patch:int=2, # pixel blocks folded into channels
+             patch:int=None, # pixel blocks folded into channels (UNet, default 2) or cut into tokens (DiT, default 4)
+             dim:int=None, # --arch dit: width of the tokens (default 128)
+             depth:int=None, # --arch dit: transformer blocks (default 4)
+             heads:int=None, # --arch dit: attention heads (default 4)
              n_data:int=None, # train on a random subset of this many images
              n_samples:int=64, # images in samples.png (0: none)
              sampler:str='dpmpp_2m', # sampler saved with the model and used for samples.png
@@ -92,7 +96,7 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
              task:str=None, # train a restorer instead (for `fd_restore`): superres2, superres4, colorize, jpeg, watermark, deblur or inpaint
              regression:bool=False, # with --task: the one-call regression model instead of the conditional diffusion model
              quiet:bool=False): # no progress bar
-    "Train a diffusion model (EDM-preconditioned UNet, EMA, time-budgeted schedule) and save it with a sample grid."
+    "Train a diffusion model (EDM-preconditioned UNet or DiT, EMA, time-budgeted schedule) and save it with a sample grid."
     try:
         _check(epochs is None or epochs > 0, f"--epochs must be > 0, got {epochs}")
         _check(time_budget is None or time_budget >= 0, f"--time_budget must be >= 0 seconds, got {time_budget}")
@@ -100,16 +104,21 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
         _check(n_data is None or n_data > 0, f"--n_data must be > 0, got {n_data}")
         _check(steps > 0, f"--steps must be > 0, got {steps}")
         _check(0 <= p_uncond < 1, f"--p_uncond must be in [0, 1), got {p_uncond}")
+        _check(arch in ('unet', 'dit'), f"--arch must be unet or dit, got {arch!r}")
+        dit = {k: v for k, v in dict(dim=dim, depth=depth, heads=heads).items() if v is not None}
+        _check(arch == 'dit' or not dit, f"--{', --'.join(dit)} set the DiT: add --arch dit")
+        _check(arch == 'unet' or (task is None and not classifier), "--arch dit trains a generative model: --task and --classifier use their own networks")
+        _check(patch is None or patch > 0, f"--patch must be > 0, got {patch}")
         nfs = _ints(channels)
         from fastdiffusion.samplers import get_sampler   # the heavy imports start here
         from fastdiffusion.train import train_diffusion
         from fastdiffusion.core import is_main_process
         if classifier: return _train_classifier(data, size, time_budget, n_data, seed, out, quiet)
-        if task is not None: return _train_restorer(task, regression, data, size, epochs, time_budget, bs, lr, nfs, n_blocks, patch, n_data,
+        if task is not None: return _train_restorer(task, regression, data, size, epochs, time_budget, bs, lr, nfs, n_blocks, patch or 2, n_data,
                                                     sampler, steps, seed, out, n_samples, quiet)
         get_sampler(sampler)
-        res = train_diffusion(data, size=size, epochs=epochs, time_budget=time_budget or None, bs=bs, lr=lr, nfs=nfs,
-                              n_blocks=n_blocks, patch=patch, n_data=n_data, sampler=sampler, steps=steps, seed=seed,
+        res = train_diffusion(data, size=size, epochs=epochs, time_budget=time_budget or None, bs=bs, lr=lr, arch=arch, nfs=nfs,
+                              n_blocks=n_blocks, patch=patch, dit=dit, n_data=n_data, sampler=sampler, steps=steps, seed=seed,
                               mixed_precision=mixed_precision, conditional=conditional, p_uncond=p_uncond, verbose=not quiet)
     except _BAD_INPUT as e: _fail('fd_train', e)
     path = res.save(out, n_samples=n_samples, seed=seed)

@@ -11,13 +11,14 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
 from .data import load_images, get_dls, pixel_stats, hub_available, COURSE_DATASET, MNIST5K
 from .checkpoint import save_checkpoint, load_checkpoint, load_config
-from .learner import Learner, Callback, LRSchedCB, EMACB, cos_sched, init_processes
+from .learner import Learner, Callback, LRSchedCB, EMACB, cos_sched, init_processes, CancelEpochException, CancelFitException
 from .unet import PatchUNet
+from .transformer import DiT
 from .karras import Denoiser, EDMNoisify, EDMLoss
 from .samplers import GaussianDenoiser, get_sampler, sampler_inputs, generate
 
 # %% auto #0
-__all__ = ['throughput', 'default_data', 'fit_gauss', 'Trained', 'train_diffusion']
+__all__ = ['ARCHS', 'DIT_DEFAULTS', 'throughput', 'default_data', 'fit_gauss', 'Trained', 'train_diffusion']
 
 # %% ../nbs/09_train.ipynb #3dee863a
 def throughput(net:nn.Module, # a network `net(x, t)`
@@ -69,6 +70,17 @@ class _Count(Callback):
         if not learn.training or learn.loss is None: return
         if self.first is None: self.first = learn.yb[0].float().mean().item()
         self.n_batches += 1; self.n_images += learn.bs
+
+class _MaxSteps(Callback):
+    "End training after `n` steps; without a time budget the LR schedule spans exactly `n` steps."
+    order = 100   # after every other callback has seen the last batch
+    def __init__(self, n:int): self.n = n
+    def before_fit(self, learn):
+        if learn.time_budget is None: learn.total_steps = min(self.n, learn.total_steps or self.n)
+    def before_epoch(self, learn):
+        if learn.training and learn.fit_steps >= self.n: raise CancelFitException
+    def after_batch(self, learn):
+        if learn.training and learn.fit_steps >= self.n: raise CancelEpochException
 
 # %% ../nbs/09_train.ipynb #b6c78bee
 class Trained:
@@ -130,22 +142,47 @@ def _class_info(data, dls) -> dict:
     n = len(names) if names else int(y.max()) + 1
     return dict(n_classes=n, class_names=list(names) if names else [str(i) for i in range(n)])
 
+ARCHS = ('unet', 'dit')
+DIT_DEFAULTS = dict(dim=128, depth=4, heads=4, mlp_ratio=4.)   # about the recipe UNet's training speed on a CPU (notebook 13)
+
+def _check_arch(arch:str, dit:dict|None):
+    if arch not in ARCHS: raise ValueError(f"arch must be one of {', '.join(map(repr, ARCHS))}, got {arch!r}")
+    bad = sorted(set(dit or {}) - set(DIT_DEFAULTS))
+    if bad: raise ValueError(f"unknown DiT settings {bad}: `dit` takes {', '.join(DIT_DEFAULTS)} (the patch size is `patch`)")
+
+def _make_net(arch:str, shape, patch:int|None, unet:dict, dit:dict|None, n_classes:int|None) -> nn.Module:
+    "The raw network for images of `shape` (C,H,W): a `PatchUNet` (`unet` settings) or a `DiT` (`dit` settings over `DIT_DEFAULTS`)."
+    C, H, W = shape
+    if arch == 'unet':
+        p = patch or 2
+        net = PatchUNet(C, p, **unet, n_classes=n_classes)
+        if H % net.multiple or W % net.multiple:
+            raise ValueError(f"Images of {H}x{W} do not fit {len(unet['nfs'])} UNet levels on {p}x{p} blocks: "
+                             f"the size must be a multiple of {net.multiple} (pass `size`)")
+        return net
+    p = patch or 4
+    if H % p or W % p: raise ValueError(f"Images of {H}x{W} do not fit DiT patches of {p}x{p}: the size must be a multiple of {p} (pass `size` or `patch`)")
+    return DiT(C, size=H if H == W else None, patch=p, **{**DIT_DEFAULTS, **(dit or {})}, n_classes=n_classes)
+
 # %% ../nbs/09_train.ipynb #08a15b8d
 def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, a `Dataset`, or images (N,C,H,W) in [-1,1]; default `default_data()`
                     size:int|None=None, # resize and centre-crop images to `size`x`size`
                     epochs:int|None=None, # number of epochs (an upper bound under `time_budget`); default 20 without a budget
                     time_budget:float|None=None, # seconds of training; the LR schedule ends when the budget does
+                    max_steps:int|None=None, # stop after this many optimiser steps; without a budget the LR schedule ends there
                     bs:int=32, # batch size (per process): small batches, many steps
                     lr:float=2e-3, # peak learning rate of AdamW
                     wd:float=0., # AdamW weight decay
                     warmup:float=0.05, # fraction of training with a linear LR warm-up
                     final_lr:float=0.02, # the LR at the end, as a fraction of `lr` (cosine decay)
                     ema_decay:float=0.999, # EMA decay, capped by `EMACB`'s warm-up min(d, (1+n)/(10+n)): below ~9/(1-d) steps it averages about the last 10% of steps
+                    arch:str='unet', # the network: 'unet' (`PatchUNet`, notebook 04) or 'dit' (`DiT`, notebook 13)
                     nfs=(32, 64), # UNet channels per level
                     n_blocks:int=1, # ResBlocks per level
                     attn_levels=(1,), # levels with self-attention
-                    patch:int=2, # pixel blocks folded into channels (`PatchUNet`)
+                    patch:int|None=None, # pixel blocks folded into channels (UNet, default 2) or cut into tokens (DiT, default 4)
                     dropout:float=0., # dropout in the ResBlocks
+                    dit:dict|None=None, # with arch='dit': `dim`, `depth`, `heads`, `mlp_ratio` over `DIT_DEFAULTS`
                     sigma_data:float|None=None, # default: the RMS of the training pixels (notebook 06, "The data's mean")
                     P_mean:float=0., P_std:float=1.4, # log-normal training σ: EDM's -1.2, 1.2 moved up for short budgets (see above)
                     sampler:str='dpmpp_2m', steps:int=10, # the sampling recipe saved with the model
@@ -158,13 +195,15 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
                     mixed_precision:str='no', # 'no', 'fp16' or 'bf16'
                     verbose:bool=True, # progress bar and one line per epoch
                     cbs=()) -> Trained: # more `Learner` callbacks
-    "Train an EDM-preconditioned UNet denoiser on `data` for `epochs` and/or `time_budget` seconds."
+    "Train an EDM-preconditioned UNet (or DiT) denoiser on `data` for `epochs`, `max_steps` and/or `time_budget` seconds."
     if epochs is not None and epochs < 1: raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if max_steps is not None and max_steps < 1: raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+    _check_arch(arch, dit)
     if time_budget is not None and time_budget <= 0: raise ValueError(f"time_budget must be > 0 seconds, got {time_budget}")
     for k, v in dict(bs=bs, lr=lr, steps=steps).items():
         if v <= 0: raise ValueError(f"{k} must be > 0, got {v}")
     get_sampler(sampler)   # an unknown name fails before any work
-    if epochs is None: epochs = 10**6 if time_budget else 20
+    if epochs is None: epochs = 10**6 if time_budget or max_steps else 20
     if not 0 <= p_uncond < 1: raise ValueError(f"p_uncond must be in [0, 1), got {p_uncond}")
     if data is None: data = default_data()
     set_seed(seed)
@@ -175,17 +214,14 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
     try: sampler_inputs(sampler, {}, dict(gauss=gauss))   # the recipe has what the sampler needs
     except ValueError as e: raise ValueError(f"{e} (the recipe keeps the data's Gaussian only for images of at most 4,096 values)") from None
     cond = _class_info(data, dls) if conditional else None
-    net = PatchUNet(shape[0], patch, nfs=list(nfs), n_blocks=n_blocks, attn_levels=list(attn_levels), dropout=dropout,
-                    n_classes=cond['n_classes'] if cond else None)
-    if shape[1] % net.multiple or shape[2] % net.multiple:
-        raise ValueError(f"Images of {shape[1]}x{shape[2]} do not fit {len(nfs)} UNet levels on {patch}x{patch} blocks: "
-                         f"the size must be a multiple of {net.multiple} (pass `size`)")
+    net = _make_net(arch, shape, patch, dict(nfs=list(nfs), n_blocks=n_blocks, attn_levels=list(attn_levels), dropout=dropout),
+                    dit, cond['n_classes'] if cond else None)
     model = Denoiser(net, sigma_data)
     count, ema = _Count(), EMACB(ema_decay)
     noisify = EDMNoisify(P_mean, P_std, labels=True, p_uncond=p_uncond, n_classes=cond['n_classes']) if cond else EDMNoisify(P_mean, P_std)
     learn = Learner(model, dls, EDMLoss(sigma_data), lr=lr, opt_func=partial(torch.optim.AdamW, weight_decay=wd), n_inp=3 if cond else 2,
                     batch_tfm=noisify, device=device, mixed_precision=mixed_precision,
-                    cbs=[LRSchedCB(cos_sched(warmup, final_lr)), ema, count, *cbs])
+                    cbs=[LRSchedCB(cos_sched(warmup, final_lr)), ema, count, *([_MaxSteps(max_steps)] if max_steps else []), *cbs])
     learn.progress.disable = not verbose
     rank, world = rank_world()
     torch.manual_seed(seed + 1 + rank)   # different noise in each process
@@ -201,5 +237,7 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
                   training=dict(size=size, epochs=None if epochs == 10**6 else epochs, time_budget=time_budget, bs=bs, lr=lr, wd=wd,
                                 warmup=warmup, final_lr=final_lr, ema_decay=ema_decay, P_mean=P_mean, P_std=P_std,
                                 n_data=n_data, seed=seed, mixed_precision=mixed_precision), stats=stats)
+    if arch != 'unet': config['training']['arch'] = arch
+    if max_steps: config['training']['max_steps'] = max_steps
     if cond: config['conditioning'] = dict(cond, p_uncond=p_uncond)
     return Trained(ema.ema_model.eval(), config, gauss, learn, stats)

@@ -127,6 +127,40 @@ def test_checkpoint_loads_in_fresh_process(ckpt):
     assert first == 'Denoiser PatchUNet (2, 1, 28, 28)'
     assert not {'fastdiffusion.train', 'fastdiffusion.learner', 'fastdiffusion.cli', 'fastdiffusion.data'} & set(eval(mods)), mods
 
+@pytest.fixture(scope='module')
+def dit_ckpt(tmp, digits):
+    "A tiny DiT trained by `fd_train --arch dit` on the folder."
+    rc, o, e = run('fd_train', '--data', digits, '--arch', 'dit', '--dim', 32, '--depth', 2, '--heads', 2, '--epochs', 2, '--n_samples', 4,
+                   '--out', tmp/'dit', '--bs', 8, '--steps', 3, '--quiet', tmp=tmp)
+    assert rc == 0, e
+    return tmp/'dit'
+
+def test_dit_train_and_sample(dit_ckpt, tmp):
+    "fd_train --arch dit writes a DiT checkpoint that fd_sample, unchanged, samples; the loader needs no prior import of its module."
+    cfg = json.loads((dit_ckpt/'config.json').read_text())
+    net = cfg['args']['net']
+    assert (net['arch'], net['module']) == ('DiT', 'fastdiffusion.transformer')
+    assert (net['args']['patch'], net['args']['dim'], net['args']['depth'], net['args']['size']) == (4, 32, 2, 28)
+    assert cfg['training']['arch'] == 'dit' and cfg['stats']['steps'] == 10
+    rc, o, e = run('fd_sample', '--ckpt', dit_ckpt, '--n', 6, '--out', tmp/'dit.npz', tmp=tmp)
+    assert rc == 0, e
+    a = np.load(tmp/'dit.npz')['images']
+    assert a.shape == (6, 1, 28, 28) and a.dtype == np.uint8
+    code = ("import sys, torch\nfrom fastdiffusion.checkpoint import load_checkpoint\n"
+            "assert 'fastdiffusion.transformer' not in sys.modules\n"
+            f"m = load_checkpoint({str(dit_ckpt)!r}, device='cpu')\n"
+            "print(type(m.net).__module__, tuple(m(torch.randn(2, 1, 28, 28), torch.tensor([0.5, 2.])).shape))")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=ENV, timeout=300, cwd='/')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == 'fastdiffusion.transformer (2, 1, 28, 28)'
+
+def test_dit_errors(tmp):
+    from fastdiffusion.cli import fd_train
+    assert "--arch must be unet or dit, got 'vit'" in cli_error(fd_train, arch='vit')
+    assert '--dim, --depth set the DiT: add --arch dit' in cli_error(fd_train, dim=64, depth=2)
+    assert '--arch dit trains a generative model' in cli_error(fd_train, arch='dit', task='superres2')
+    assert 'do not fit DiT patches of 3x3' in cli_error(fd_train, arch='dit', patch=3, n_data=8, quiet=True)
+
 def test_bad_arguments_before_heavy_imports():
     "Arguments wrong on their face are refused before torch, numpy, datasets or accelerate are imported."
     code = ("import sys\nfrom fastdiffusion.cli import fd_sample, fd_train\n"
