@@ -18,7 +18,7 @@ from .core import *
 # %% auto #0
 __all__ = ['COURSE_DATASET', 'MNIST5K', 'PHOTOS', 'hub_offline_reason', 'hub_available', 'mnist5k_arrays', 'photo_crops',
            'load_images', 'images_tensor', 'pad_to', 'pixel_stats', 'random_flip', 'TensorImages', 'collate_images',
-           'split_idxs', 'DataLoaders', 'get_dls']
+           'split_idxs', 'DataLoaders', 'get_dls', 'default_data', 'training_dls', 'class_info']
 
 # %% ../nbs/01_data.ipynb #8a0320b7
 COURSE_DATASET = 'zalando-datasets/fashion_mnist'  # the course's data when the hub answers (60,000 28x28 clothes)
@@ -341,3 +341,36 @@ def get_dls(ds, # a `Dataset` with an `image` column, or images (N,C,H,W) as a t
                                      collate_fn=partial(collate_images, flip=flip and train),
                                      generator=make_generator(seed) if train else None, **kwargs)
     return DataLoaders(mk(tr, True), mk(va, False))
+
+# %% ../nbs/01_data.ipynb #550cac71
+def default_data() -> str:
+    "The course dataset on the hub when it answers (in about 2 s), else the bundled MNIST-5k."
+    return COURSE_DATASET if hub_available() else MNIST5K
+
+def training_dls(data=None, # a source name, a folder, a `Dataset`, images (N,C,H,W) in [-1,1], or `(x, y)` kept as is; default `default_data()`
+                 bs:int=32, size:int|None=None, # batch size; resize and centre-crop images to `size`x`size`
+                 n_data:int|None=None, # a random subset of this many images (of a source), or the first `n_data`
+                 seed:int=0, verbose:bool=True) -> DataLoaders:
+    "DataLoaders with every image in `train` (none held out), and the label names of a `Dataset` in `class_names`."
+    if data is None: data = default_data()
+    if isinstance(data, (str, Path)): data = load_images(data, n=n_data, seed=seed, verbose=verbose)
+    elif n_data is not None: data = tuple(d[:n_data] for d in data) if isinstance(data, tuple) else data[:n_data]
+    if isinstance(data, torch.Tensor):
+        if data.ndim != 4: raise ValueError(f"Images must be a tensor (N,C,H,W), got shape {tuple(data.shape)}")
+        if size is not None and data.shape[-1] != size: data = F.interpolate(data, size=(size, size), mode='bilinear', antialias=True)
+        data = to_uint8(data)
+    dls = get_dls(data, bs=bs, size=size, valid_pct=0., seed=seed)
+    feats = getattr(data, 'features', None) or {}
+    dls.class_names = getattr(feats['label'], 'names', None) if 'label' in feats else None   # a `ClassLabel`'s names
+    return dls
+
+def class_info(data, dls:DataLoaders) -> dict:
+    "The number of classes and their names, from the training labels and the dataset's label names when it has them."
+    y = dls.train.dataset.y   # -1 where an image has no label
+    if (y < 0).any():
+        what = repr(str(data)) if isinstance(data, (str, Path)) else 'this data'
+        raise ValueError(f"conditional=True needs labelled data, and {what} has no labels (or not for every image): it needs "
+                         "a 'label' column, or a folder with one sub-folder per class")
+    names = getattr(dls, 'class_names', None)
+    n = len(names) if names else int(y.max()) + 1
+    return dict(n_classes=n, class_names=list(names) if names else [str(i) for i in range(n)])

@@ -12,7 +12,7 @@ from .checkpoint import register_arch, load_checkpoint, load_config
 from .karras import c_in, c_noise, rand_log_normal
 from .unet import noise_level_embedding
 from .samplers import GMMDenoiser
-from .train import _get_dls, _class_info
+from .data import training_dls, class_info
 
 # %% auto #0
 __all__ = ['ClassGMMDenoiser', 'ClassifierGuided', 'guide_from', 'Guided', 'NoisyClassifier', 'train_noisy_classifier',
@@ -153,9 +153,9 @@ def train_classifier(data=None, # 'mnist5k', a hub dataset name, a folder with o
                      seed:int=0, device=None, verbose:bool=True,
                      **kwargs) -> tuple[NoisyClassifier, dict]: # `kwargs` go to `train_noisy_classifier`
     "A `NoisyClassifier` trained on `data`'s labels, and the config to save with it (image shape, class names, stats)."
-    dls = _get_dls(data, 64, size, n_data, seed, verbose)
+    dls = training_dls(data, 64, size, n_data, seed, verbose)
     ds = dls.train.dataset
-    cond = _class_info(data, dls)
+    cond = class_info(data, dls)
     t0 = time.perf_counter()
     clf = train_noisy_classifier(from_uint8(ds.x), ds.y, time_budget=time_budget, max_steps=max_steps, seed=seed, device=device, **kwargs)
     if clf.head.out_features != cond['n_classes']:   # a class with no image left out of a subset: keep every class

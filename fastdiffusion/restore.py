@@ -8,17 +8,17 @@ from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import bcast, check_sigma, randn_like, randn_on, make_generator, model_device, n_params, set_seed, rank_world, from_uint8
 from .checkpoint import register_arch, save_checkpoint, load_checkpoint, load_config
-from .crappify import gaussian_blur, jpeg, watermark_mask, random_mask
+from .crappify import gaussian_blur, jpeg, watermark_mask, random_mask, LearnableBlur
 from .unet import UNet
 from .karras import Denoiser, EDMLoss, rand_log_normal
 from .learner import Learner, LRSchedCB, EMACB, cos_sched
 from .samplers import generate, get_sampler, sigmas_karras, to_d, ancestral_step
-from .train import _get_dls
+from .data import training_dls
 
 # %% auto #0
-__all__ = ['LUMA', 'TASKS', 'sr_down', 'sr_up', 'luma', 'Task', 'get_task', 'ssim', 'CondUNet', 'Regressor', 'residual_of',
-           'from_residual', 'RestoreNoisify', 'RestorePairs', 'Restorer', 'train_restorer', 'PiGDM', 'linear_op',
-           'inpaint_replace', 'pigdm_restore']
+__all__ = ['LUMA', 'TASKS', 'TASK_MAKERS', 'sr_down', 'sr_up', 'luma', 'Task', 'get_task', 'ssim', 'CondUNet', 'Regressor',
+           'residual_of', 'from_residual', 'RestoreNoisify', 'RestorePairs', 'Restorer', 'train_restorer', 'fit_blur',
+           'kernel_task', 'PiGDM', 'linear_op', 'inpaint_replace', 'pigdm_restore']
 
 # %% ../nbs/11_restore.ipynb #b0c4f473
 LUMA = (0.299, 0.587, 0.114)   # ITU-R BT.601, as `grayscale` in notebook 03
@@ -44,8 +44,9 @@ class Task:
     def __init__(self, name:str, degrade, # `degrade(x, generator) -> cond` (B, cond_ch, H, W), the size of `x`
                  baseline, # `baseline(cond) -> image`: bicubic, identity, grey
                  cond_ch, # channels of `cond` from the images' channels: `cond_ch(C)`
-                 doc:str=''):
-        self.name, self._degrade, self.baseline, self.cond_ch, self.doc = name, degrade, baseline, cond_ch, doc
+                 doc:str='',
+                 params:dict|None=None): # what rebuilds the task with `get_task(name, params)` (saved with a restorer), e.g. a blur kernel
+        self.name, self._degrade, self.baseline, self.cond_ch, self.doc, self.params = name, degrade, baseline, cond_ch, doc, params or {}
     def degrade(self, x, generator=None) -> torch.Tensor:
         "The degraded images (B, cond_ch, H, W) from clean images `x` (B,C,H,W) in [-1,1]; seeded by `generator`."
         return self._degrade(x, generator if generator is not None else torch.default_generator)
@@ -67,8 +68,13 @@ TASKS = {t.name: t for t in [
     Task('inpaint', _inpaint, lambda c: c[:, :-1], lambda c: c + 1, 'a random square of 20% to 50% of the image erased; the mask is a channel'),
 ]}
 
-def get_task(name:str) -> Task:
-    "The `Task` called `name` (see `TASKS`)."
+TASK_MAKERS = {}   # tasks built from parameters (a measured blur kernel, below): name -> `maker(**params) -> Task`
+
+def get_task(name:str, params:dict|None=None) -> Task:
+    "The `Task` called `name` (see `TASKS`), or made by `TASK_MAKERS[name](**params)`."
+    if name in TASK_MAKERS:
+        if not params: raise ValueError(f"task {name!r} needs its parameters (e.g. the blur kernel)")
+        return TASK_MAKERS[name](**params)
     if name not in TASKS: raise ValueError(f"unknown task {name!r}: the tasks are {', '.join(TASKS)}")
     return TASKS[name]
 
@@ -147,7 +153,7 @@ class RestorePairs:
 class Restorer:
     "A trained restorer (`kind` 'diffusion' or 'regression') for `task`: `restore(cond)`, `save`, `load`."
     def __init__(self, model, config:dict, stats:dict|None=None):
-        self.model, self.config, self.task = model, config, get_task(config['task'])
+        self.model, self.config, self.task = model, config, get_task(config['task'], config.get('task_params'))
         self.stats = stats or config.get('stats', {})
     @property
     def kind(self) -> str: return self.config['kind']
@@ -180,7 +186,7 @@ class Restorer:
     def __repr__(self): return f"Restorer({self.task.name}, {self.kind}, {self.stats})"
 
 # %% ../nbs/11_restore.ipynb #fe4ae179
-def train_restorer(task:str, # a name from `TASKS`
+def train_restorer(task:str|Task, # a name from `TASKS`, or a `Task` (e.g. `kernel_task(k)`)
                    data='mnist5k', # as `train_diffusion`: a source name, a folder, a `Dataset`, or images (N,C,H,W) in [-1,1]
                    kind:str='diffusion', # 'diffusion' (a conditional denoiser) or 'regression' (the same network, MSE, one step)
                    time_budget:float|None=60., # seconds of training (the LR schedule ends with it)
@@ -193,12 +199,12 @@ def train_restorer(task:str, # a name from `TASKS`
                    residual:bool=True, # learn what the classical baseline misses, (x - baseline)/2, not the image itself
                    size:int|None=None, n_data:int|None=None, seed:int=0, device=None, verbose:bool=True) -> Restorer:
     "Train a restorer for `task` on `data`: degraded inputs made on the fly from the clean images, EMA of the weights."
-    t = get_task(task)
+    t = task if isinstance(task, Task) else get_task(task)
     if kind not in ('diffusion', 'regression'): raise ValueError(f"kind must be 'diffusion' or 'regression', got {kind!r}")
     if time_budget is not None and time_budget <= 0: raise ValueError(f"time_budget must be > 0 seconds, got {time_budget}")
     get_sampler(sampler)
     set_seed(seed)
-    dls = _get_dls(data, bs, size, n_data, seed, verbose)
+    dls = training_dls(data, bs, size, n_data, seed, verbose)
     C, H, W = dls.shape
     x0 = dls.train.dataset.x[torch.randperm(len(dls.train.dataset), generator=make_generator(seed))[:1024]]
     x0 = from_uint8(x0) if x0.dtype == torch.uint8 else x0.float()
@@ -217,7 +223,7 @@ def train_restorer(task:str, # a name from `TASKS`
     torch.manual_seed(seed + 1 + rank_world()[0])
     learn.fit(epochs or (10**6 if time_budget else 20), valid=False, time_budget=time_budget)
     stats = dict(steps=learn.fit_steps, train_time=round(learn.train_time, 1), loss=round(learn.recorder.losses[-1], 5), n_params=n_params(model))
-    config = dict(task=task, kind=kind, residual=residual, image_shape=[C, H, W], cond_shape=[cond_ch, H, W],
+    config = dict(task=t.name, **(dict(task_params=t.params) if t.params else {}), kind=kind, residual=residual, image_shape=[C, H, W], cond_shape=[cond_ch, H, W],
                   data=str(data) if isinstance(data, (str, Path)) else type(data).__name__,
                   training=dict(time_budget=time_budget, epochs=epochs, bs=bs, lr=lr, P_mean=P_mean, P_std=P_std, ema_decay=ema_decay, sigma_data=round(sd, 4), seed=seed), stats=stats)
     if kind == 'diffusion': config['sampling'] = dict(sampler=sampler, steps=steps, sigma_min=0.002, sigma_max=round(sigma_max, 4), rho=7.)
@@ -225,6 +231,32 @@ def train_restorer(task:str, # a name from `TASKS`
     ex = dls.train.dataset.x[:16]
     res.examples = from_uint8(ex) if ex.dtype == torch.uint8 else ex.float()   # a few training images, to show what it does
     return res
+
+# %% ../nbs/11_restore.ipynb #676f4132
+def fit_blur(clean:torch.Tensor, damaged:torch.Tensor, # pairs of images (B,C,H,W): the same scenes sharp and blurred
+             ks:int=9, # kernel size (odd), larger than the blur
+             steps:int=300, lr:float=0.1, sigma:float=1.) -> torch.Tensor:
+    "The normalised `ks`x`ks` kernel that best maps `clean` to `damaged` (MSE), fitted as notebook 03's `LearnableBlur`."
+    if clean.shape != damaged.shape: raise ValueError(f"clean and damaged images must pair up, got shapes {tuple(clean.shape)} and {tuple(damaged.shape)}")
+    if ks % 2 == 0: raise ValueError(f"the kernel size must be odd, got {ks}")
+    lb = LearnableBlur(sigma, ks=ks).to(clean.device)
+    opt = torch.optim.Adam(lb.parameters(), lr=lr)
+    with torch.enable_grad():
+        for _ in range(steps):
+            loss = F.mse_loss(lb(clean.float()), damaged.float()); opt.zero_grad(); loss.backward(); opt.step()
+    return lb.kernel.detach().cpu()
+
+def kernel_task(kernel, # a blur kernel (k, k), k odd, non-negative; normalised to sum 1
+                name:str='deblur_kernel') -> Task:
+    "A deblurring `Task` for a given blur `kernel` (e.g. from `fit_blur`); a restorer trained on it saves the kernel."
+    k = torch.as_tensor(kernel, dtype=torch.float32)
+    if k.ndim != 2 or k.shape[0] != k.shape[1] or k.shape[0] % 2 == 0: raise ValueError(f"a blur kernel must be square with an odd size, got shape {tuple(k.shape)}")
+    if (k < 0).any() or k.sum() <= 0: raise ValueError("a blur kernel must be non-negative with a positive sum")
+    k = k / k.sum()
+    def blur(x, g): return F.conv2d(F.pad(x, (len(k)//2,)*4, mode='reflect'), k.to(x)[None, None].expand(x.shape[1], 1, -1, -1), groups=x.shape[1])
+    return Task(name, blur, lambda c: c, _same, f'a {len(k)}x{len(k)} blur kernel', params=dict(kernel=k.tolist()))
+
+TASK_MAKERS['deblur_kernel'] = lambda kernel: kernel_task(kernel)
 
 # %% ../nbs/11_restore.ipynb #6fef50b1
 class PiGDM:

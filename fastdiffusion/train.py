@@ -9,7 +9,8 @@ from functools import partial
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import *
-from .data import load_images, get_dls, pixel_stats, hub_available, COURSE_DATASET, MNIST5K
+from .data import get_dls, pixel_stats, default_data, training_dls, class_info
+from .vae import AutoEncoder
 from .checkpoint import save_checkpoint, load_checkpoint, load_config
 from .learner import Learner, Callback, LRSchedCB, EMACB, cos_sched, init_processes, CancelEpochException, CancelFitException
 from .unet import PatchUNet
@@ -18,7 +19,7 @@ from .karras import Denoiser, EDMNoisify, EDMLoss
 from .samplers import GaussianDenoiser, get_sampler, sampler_inputs, generate
 
 # %% auto #0
-__all__ = ['ARCHS', 'DIT_DEFAULTS', 'throughput', 'default_data', 'fit_gauss', 'Trained', 'train_diffusion']
+__all__ = ['ARCHS', 'DIT_DEFAULTS', 'throughput', 'fit_gauss', 'Trained', 'train_diffusion']
 
 # %% ../nbs/09_train.ipynb #3dee863a
 def throughput(net:nn.Module, # a network `net(x, t)`
@@ -35,25 +36,6 @@ def throughput(net:nn.Module, # a network `net(x, t)`
         if t0 is not None: n += bs
         if t0 is not None and (time.perf_counter() - t0 > secs or (max_steps and i-1 >= max_steps)): break
     return n / (time.perf_counter() - t0)
-
-# %% ../nbs/09_train.ipynb #5fef6369
-def default_data() -> str:
-    "The course dataset on the hub when it answers (in about 2 s), else the bundled MNIST-5k."
-    return COURSE_DATASET if hub_available() else MNIST5K
-
-def _get_dls(data, bs:int, size:int|None, n_data:int|None, seed:int, verbose:bool):
-    "DataLoaders (all images for training) from a source name, a folder, a `Dataset` or a tensor (N,C,H,W) in [-1,1]."
-    if data is None: data = default_data()
-    if isinstance(data, (str, Path)): data = load_images(data, n=n_data, seed=seed, verbose=verbose)
-    elif n_data is not None: data = data[:n_data]
-    if isinstance(data, torch.Tensor):
-        if data.ndim != 4: raise ValueError(f"Images must be a tensor (N,C,H,W), got shape {tuple(data.shape)}")
-        if size is not None and data.shape[-1] != size: data = F.interpolate(data, size=(size, size), mode='bilinear', antialias=True)
-        data = to_uint8(data)
-    dls = get_dls(data, bs=bs, size=size, valid_pct=0., seed=seed)
-    feats = getattr(data, 'features', None) or {}
-    dls.class_names = getattr(feats['label'], 'names', None) if 'label' in feats else None   # a `ClassLabel`'s names
-    return dls
 
 # %% ../nbs/09_train.ipynb #9d00d053
 def fit_gauss(x:torch.Tensor, # images (N,C,H,W), uint8 or float in [-1,1]
@@ -85,8 +67,10 @@ class _MaxSteps(Callback):
 # %% ../nbs/09_train.ipynb #b6c78bee
 class Trained:
     "A trained denoiser `model` with its `config` and the data's Gaussian `gauss`: `sample`, `save`, `load`; from `train_diffusion`, also `learn` and `stats`."
-    def __init__(self, model, config:dict, gauss=None, learn=None, stats:dict|None=None):
-        self.model, self.config, self.gauss, self.learn, self.stats = model, config, gauss, learn, stats or config.get('stats', {})
+    def __init__(self, model, config:dict, gauss=None, learn=None, stats:dict|None=None,
+                 vae:AutoEncoder|None=None): # for a model of a VAE's latents (notebook 14): decodes its samples
+        self.model, self.config, self.gauss, self.learn, self.vae = model, config, gauss, learn, vae
+        self.stats = stats or config.get('stats', {})
     @property
     def raw_model(self): return self.learn.unwrapped_model
     @property
@@ -97,8 +81,13 @@ class Trained:
     def n_classes(self) -> int|None:
         "The number of classes of a conditional model (None: unconditional)."
         return self.config.get('conditioning', {}).get('n_classes')
+    @property
+    def out_shape(self) -> tuple:
+        "The (C,H,W) of a sample: the images', also for a model of a VAE's latents (whose `image_shape` is the latents')."
+        return tuple(self.config.get('latent', {}).get('image_shape') or self.config['image_shape'])
     def sample(self, n:int=64, steps:int|None=None, sampler:str|None=None, seed:int=0, bs:int=256, model=None,
                labels=None, # class labels for a conditional model: one number, or one per image (`n_classes`: no label)
+               decode:bool=True, # a latent model: decode the samples with its VAE (False: the latents)
                **opts) -> torch.Tensor:
         "`n` images in [-1,1] (each process makes its share; all are gathered) with the recipe's sampler, or `steps`/`sampler`."
         s = self.config['sampling']
@@ -108,11 +97,13 @@ class Trained:
         init_processes(); rank, world = rank_world()
         x = generate(model or self.model, n, self.config['image_shape'], steps or s['steps'], sampler or s['sampler'], seed, bs,
                      s['sigma_min'], s['sigma_max'], s['rho'], rank, world, inputs=self.inputs, **opts)
-        return gather_cat(x)
+        x = gather_cat(x)
+        return self.vae.decode(x) if self.vae is not None and decode else x
     def save(self, path, n_samples:int=64, seed:int=0) -> Path:
-        "Write `path/model.safetensors`, `path/config.json`, the data's Gaussian and `n_samples` images in `path/samples.png` (main process)."
+        "Write `path/model.safetensors`, `path/config.json`, the data's Gaussian (a latent model: its VAE in `path/vae`) and `n_samples` images in `path/samples.png` (main process)."
         path = save_checkpoint(self.model, path, **self.config)
         if self.gauss is not None and is_main_process(): self.gauss.save(path/'gauss.safetensors')
+        if self.vae is not None and is_main_process(): self.vae.save(path/'vae')   # the checkpoint decodes on its own
         if n_samples:
             x = self.sample(n_samples, seed=seed)
             if is_main_process(): save_grid(x, path/'samples.png', nrow=math.ceil(math.sqrt(n_samples)), scale=2)
@@ -126,22 +117,11 @@ class Trained:
         if 'task' in cfg: raise ValueError(f"'{path}' is a restorer ({cfg['task']}), not a generative model: restore images with fd_restore (notebook 11)")
         if 'image_shape' not in cfg or 'sampling' not in cfg:
             raise ValueError(f"'{path}' is a checkpoint but not a trained diffusion model (no image_shape/sampling in its config.json)")
-        f = path/'gauss.safetensors'
-        return cls(load_checkpoint(path, device=device, arch='Denoiser'), cfg, GaussianDenoiser.load(f) if f.exists() else None)
+        f, vae = path/'gauss.safetensors', AutoEncoder.load(path/'vae', device=device) if 'latent' in cfg else None
+        return cls(load_checkpoint(path, device=device, arch='Denoiser'), cfg, GaussianDenoiser.load(f) if f.exists() else None, vae=vae)
     def __repr__(self): return f"Trained({json.dumps(self.stats)})"
 
-# %% ../nbs/09_train.ipynb #24014a11
-def _class_info(data, dls) -> dict:
-    "The number of classes and their names, from the training labels and the dataset's label names when it has them."
-    y = dls.train.dataset.y   # -1 where an image has no label
-    if (y < 0).any():
-        what = repr(str(data)) if isinstance(data, (str, Path)) else 'this data'
-        raise ValueError(f"conditional=True needs labelled data, and {what} has no labels (or not for every image): it needs "
-                         "a 'label' column, or a folder with one sub-folder per class")
-    names = getattr(dls, 'class_names', None)
-    n = len(names) if names else int(y.max()) + 1
-    return dict(n_classes=n, class_names=list(names) if names else [str(i) for i in range(n)])
-
+# %% ../nbs/09_train.ipynb #cd2ef12c
 ARCHS = ('unet', 'dit')
 DIT_DEFAULTS = dict(dim=128, depth=4, heads=4, mlp_ratio=4.)   # about the recipe UNet's training speed on a CPU (notebook 13)
 
@@ -163,6 +143,16 @@ def _make_net(arch:str, shape, patch:int|None, unet:dict, dit:dict|None, n_class
     p = patch or 4
     if H % p or W % p: raise ValueError(f"Images of {H}x{W} do not fit DiT patches of {p}x{p}: the size must be a multiple of {p} (pass `size` or `patch`)")
     return DiT(C, size=H if H == W else None, patch=p, **{**DIT_DEFAULTS, **(dit or {})}, n_classes=n_classes)
+
+# %% ../nbs/09_train.ipynb #7126e3cc
+def _latent_dls(vae, dls, bs:int, seed:int, device=None):
+    "The `AutoEncoder` (loaded, if a folder) and DataLoaders of its latents of the training images, labels kept."
+    if not isinstance(vae, AutoEncoder): vae = AutoEncoder.load(vae, device=device)
+    ds = dls.train.dataset
+    vae.check_images(ds.x[:1])   # a one-line error when the VAE was made for other images
+    ldls = get_dls((vae.encode(ds.x).cpu(), ds.y), bs=bs, valid_pct=0., seed=seed)
+    ldls.class_names = dls.class_names
+    return vae, ldls
 
 # %% ../nbs/09_train.ipynb #08a15b8d
 def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, a `Dataset`, or images (N,C,H,W) in [-1,1]; default `default_data()`
@@ -187,6 +177,7 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
                     P_mean:float=0., P_std:float=1.4, # log-normal training σ: EDM's -1.2, 1.2 moved up for short budgets (see above)
                     sampler:str='dpmpp_2m', steps:int=10, # the sampling recipe saved with the model
                     sigma_min:float=0.002, sigma_max:float=80., rho:float=7., # the Karras schedule for sampling
+                    vae=None, # an `AutoEncoder` (or the folder it was saved in): train on its latents of the data (latent diffusion, notebook 14)
                     conditional:bool=False, # condition on the data's class labels (a label embedding, label dropout)
                     p_uncond:float=0.1, # with `conditional`: how often a label is dropped, so the model is also unconditional
                     n_data:int|None=None, # train on a random subset of this many images
@@ -207,13 +198,14 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
     if not 0 <= p_uncond < 1: raise ValueError(f"p_uncond must be in [0, 1), got {p_uncond}")
     if data is None: data = default_data()
     set_seed(seed)
-    dls = _get_dls(data, bs, size, n_data, seed, verbose)
+    dls = training_dls(data, bs, size, n_data, seed, verbose)
+    if vae is not None: vae, dls = _latent_dls(vae, dls, bs, seed, device)
     shape = dls.shape
     if sigma_data is None: mean, std = pixel_stats(dls.train.dataset.x); sigma_data = (mean**2 + std**2) ** 0.5
     gauss = fit_gauss(dls.train.dataset.x)
     try: sampler_inputs(sampler, {}, dict(gauss=gauss))   # the recipe has what the sampler needs
     except ValueError as e: raise ValueError(f"{e} (the recipe keeps the data's Gaussian only for images of at most 4,096 values)") from None
-    cond = _class_info(data, dls) if conditional else None
+    cond = class_info(data, dls) if conditional else None
     net = _make_net(arch, shape, patch, dict(nfs=list(nfs), n_blocks=n_blocks, attn_levels=list(attn_levels), dropout=dropout),
                     dit, cond['n_classes'] if cond else None)
     model = Denoiser(net, sigma_data)
@@ -240,4 +232,5 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
     if arch != 'unet': config['training']['arch'] = arch
     if max_steps: config['training']['max_steps'] = max_steps
     if cond: config['conditioning'] = dict(cond, p_uncond=p_uncond)
-    return Trained(ema.ema_model.eval(), config, gauss, learn, stats)
+    if vae is not None: config['latent'] = dict(vae='vae', image_shape=list(vae.image_shape), scale=vae.scale)
+    return Trained(ema.ema_model.eval(), config, gauss, learn, stats, vae=vae)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_transformer.ipynb #489b5e2c
 from __future__ import annotations
-import math, functools
+import functools
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
 from .core import check_sigma

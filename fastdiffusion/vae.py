@@ -10,7 +10,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
 from .core import default_device, set_seed, make_generator, from_uint8, n_params, norm_layer, model_device, randn_like
 from .checkpoint import register_arch, save_checkpoint, load_checkpoint, load_config
-from .train import _get_dls
+from .data import training_dls
 
 # %% auto #0
 __all__ = ['VAEResBlock', 'VAE', 'kl', 'PerceptualLoss', 'LPIPS', 'PatchDiscriminator', 'hinge_d_loss', 'hinge_g_loss',
@@ -207,7 +207,7 @@ def train_vae(data='mnist5k', # as `train_diffusion`: 'mnist5k', a hub name, a f
     device = default_device() if device is None else torch.device(device)
     n_steps = steps or (10**9 if time_budget else 2000)
     set_seed(seed)
-    dls = _get_dls(data, bs, size, n_data, seed, verbose)
+    dls = training_dls(data, bs, size, n_data, seed, verbose)
     C, H, W = dls.shape
     if H != W or H % 4: raise ValueError(f"the VAE needs square images whose size is a multiple of 4, got {H}x{W} (pass `size`)")
     vae = VAE(C, H, latent_ch, nfs).to(device)
