@@ -112,16 +112,19 @@ class UNet(nn.Module):
                  emb_dim:int|None=None,    # width of the noise-level embedding (default 4*nfs[0])
                  dropout:float=0.,         # dropout inside the ResBlocks
                  groups:int=8,             # GroupNorm groups (reduced where the channels need it)
-                 n_classes:int|None=None): # number of class labels for conditioning (None: unconditional)
+                 n_classes:int|None=None,  # number of class labels for conditioning (None: unconditional)
+                 cond_dim:int|None=None):  # width of an embedding vector `cond_emb` to condition on (e.g. a text embedding; None: none)
         super().__init__()
         nfs, attn_levels = tuple(nfs), tuple(attn_levels)
         self.config = dict(in_ch=in_ch, out_ch=out_ch, nfs=list(nfs), n_blocks=n_blocks, attn_levels=list(attn_levels),
                            mid_attn=mid_attn, head_dim=head_dim, emb_dim=emb_dim, dropout=dropout, groups=groups, n_classes=n_classes)
+        if cond_dim: self.config['cond_dim'] = cond_dim   # only when used: older configs stay as they were
         if not nfs: raise ValueError("`nfs` needs at least one level")
         if any(l not in range(len(nfs)) for l in attn_levels): raise ValueError(f"`attn_levels` {attn_levels} must be in range(len(nfs)) = range({len(nfs)})")
         self.n_levels, self.t_dim, emb_dim = len(nfs), nfs[0] + nfs[0]%2, emb_dim or 4*nfs[0]
         self.emb_mlp = nn.Sequential(nn.Linear(self.t_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.class_emb = nn.Embedding(n_classes+1, emb_dim) if n_classes else None
+        self.cond_proj = nn.Linear(cond_dim, emb_dim, bias=False) if cond_dim else None   # no bias: a zero vector adds nothing, like None
         blk = lambda ni, nf, attn: EmbBlock(ni, nf, emb_dim, attn, head_dim, dropout, groups)
         self.conv_in = nn.Conv2d(in_ch, nfs[0], 3, padding=1)
         self.downs, chs, c = nn.ModuleList(), [nfs[0]], nfs[0]
@@ -142,13 +145,18 @@ class UNet(nn.Module):
             raise ValueError(f"Image size {tuple(x.shape[-2:])} must be divisible by {d} for {self.n_levels} levels (pad the images)")
         return check_sigma(t, x, torch.float32, name='t')
 
-    def forward(self, x, t, labels=None):
-        "Output (B,out_ch,H,W) for images `x` (B,in_ch,H,W), noise levels `t` (B,) and, with `n_classes`, class `labels` (B,) (None: the null class)."
+    def forward(self, x, t, labels=None, cond_emb=None):
+        "Output (B,out_ch,H,W) for images `x` (B,in_ch,H,W), noise levels `t` (B,), with `n_classes` class `labels` (B,) (None: the null class), with `cond_dim` an embedding `cond_emb` (B,cond_dim) (None or zeros: none)."
         t = self._check(x, t)
         emb = self.emb_mlp(noise_level_embedding(t, self.t_dim).to(x.dtype))
         if self.class_emb is not None:
             if labels is None: labels = torch.full((len(x),), self.class_emb.num_embeddings-1, device=x.device)
             emb = emb + self.class_emb(labels)
+        if cond_emb is not None:
+            if self.cond_proj is None: raise ValueError("this UNet takes no `cond_emb`: build it with `cond_dim`")
+            if cond_emb.shape != (len(x), self.cond_proj.in_features):
+                raise ValueError(f"`cond_emb` must have shape (B,cond_dim)=({len(x)},{self.cond_proj.in_features}), got {tuple(cond_emb.shape)}")
+            emb = emb + self.cond_proj(cond_emb.to(emb.dtype))
         h = self.conv_in(x)
         hs = [h]
         for m in self.downs:
