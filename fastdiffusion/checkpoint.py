@@ -89,8 +89,10 @@ def save_checkpoint(model:nn.Module, # a `register_arch` model, possibly wrapped
                     **extra_config) -> Path: # more JSON-serialisable entries for `config.json`
     "Write `path/model.safetensors` and `path/config.json` (`arch`, `module`, `args`, `**extra_config`) from the main process."
     m, meta = unwrap_model(model), arch_config(model)
-    taken = set(meta) & set(extra_config)
+    same = lambda k: json.loads(json.dumps(meta[k])) == extra_config[k]   # a loaded config saved again describes the same model
+    taken = {k for k in set(meta) & set(extra_config) if not same(k)}
     if taken: raise ValueError(f"extra_config cannot use the reserved keys {sorted(taken)}")
+    extra_config = {k: v for k, v in extra_config.items() if k not in meta}
     try: txt = json.dumps({**meta, **extra_config}, indent=2)
     except TypeError as e: raise TypeError(f"The checkpoint config must be JSON-serialisable: {e}") from None
     path = Path(path)

@@ -138,9 +138,9 @@ def _make_net(arch:str, shape, patch:int|None, unet:dict, dit:dict|None, n_class
         net = PatchUNet(C, p, **unet, n_classes=n_classes)
         if H % net.multiple or W % net.multiple:
             raise ValueError(f"Images of {H}x{W} do not fit {len(unet['nfs'])} UNet levels on {p}x{p} blocks: "
-                             f"the size must be a multiple of {net.multiple} (pass `size`)")
+                             f"the size must be a multiple of {net.multiple} (pass `size`; for a VAE's latents, arch='dit')")
         return net
-    p = patch or 4
+    p = patch or next(q for q in (4, 2, 1) if H % q == 0 and W % q == 0 and (H//q) * (W//q) >= 16 or q == 1)   # 4x4 patches where they fit, at least 16 tokens
     if H % p or W % p: raise ValueError(f"Images of {H}x{W} do not fit DiT patches of {p}x{p}: the size must be a multiple of {p} (pass `size` or `patch`)")
     return DiT(C, size=H if H == W else None, patch=p, **{**DIT_DEFAULTS, **(dit or {})}, n_classes=n_classes)
 
@@ -170,7 +170,7 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
                     nfs=(32, 64), # UNet channels per level
                     n_blocks:int=1, # ResBlocks per level
                     attn_levels=(1,), # levels with self-attention
-                    patch:int|None=None, # pixel blocks folded into channels (UNet, default 2) or cut into tokens (DiT, default 4)
+                    patch:int|None=None, # pixel blocks folded into channels (UNet, default 2) or cut into tokens (DiT: 4, or less where 4 leaves under 16 tokens)
                     dropout:float=0., # dropout in the ResBlocks
                     dit:dict|None=None, # with arch='dit': `dim`, `depth`, `heads`, `mlp_ratio` over `DIT_DEFAULTS`
                     sigma_data:float|None=None, # default: the RMS of the training pixels (notebook 06, "The data's mean")

@@ -161,6 +161,37 @@ def test_dit_errors(tmp):
     assert '--arch dit trains a generative model' in cli_error(fd_train, arch='dit', task='superres2')
     assert 'do not fit DiT patches of 3x3' in cli_error(fd_train, arch='dit', patch=3, n_data=8, quiet=True)
 
+@pytest.fixture(scope='module')
+def vae_dir(tmp, digits):
+    "A tiny VAE trained by `fd_train_vae` on the folder."
+    rc, o, e = run('fd_train_vae', '--data', digits, '--steps', 4, '--time_budget', 0, '--n_samples', 4, '--out', tmp/'vae', '--quiet', tmp=tmp)
+    assert rc == 0, e
+    assert 'trained a VAE (1, 28, 28) -> (4, 7, 7)' in o and (tmp/'vae'/'recon.png').exists()
+    return tmp/'vae'
+
+def test_latent_train_and_sample(vae_dir, digits, tmp):
+    "fd_train --vae trains a DiT on the VAE's latents; the checkpoint keeps the VAE, and fd_sample, unchanged, decodes."
+    rc, o, e = run('fd_train', '--data', digits, '--vae', vae_dir, '--arch', 'dit', '--dim', 32, '--depth', 2, '--heads', 2, '--epochs', 1,
+                   '--n_samples', 4, '--out', tmp/'lat', '--bs', 8, '--steps', 3, '--quiet', tmp=tmp)
+    assert rc == 0, e
+    cfg = json.loads((tmp/'lat'/'config.json').read_text())
+    assert cfg['image_shape'] == [4, 7, 7] and cfg['latent']['image_shape'] == [1, 28, 28] and cfg['args']['net']['args']['patch'] == 1
+    assert (tmp/'lat'/'vae'/'model.safetensors').exists() and (tmp/'lat'/'samples.png').exists()
+    rc, o, e = run('fd_sample', '--ckpt', tmp/'lat', '--n', 5, '--out', tmp/'lat.npz', tmp=tmp)
+    assert rc == 0, e
+    a = np.load(tmp/'lat.npz')['images']
+    assert a.shape == (5, 1, 28, 28) and a.dtype == np.uint8
+
+def test_latent_errors(vae_dir, ckpt, tmp):
+    from fastdiffusion.cli import fd_train, fd_train_vae, fd_sample
+    assert 'this VAE takes images of shape (1, 28, 28), got (1, 32, 32)' in cli_error(fd_train, vae=str(vae_dir), arch='dit', size=32, n_data=8, quiet=True)
+    assert 'not a VAE' in cli_error(fd_train, vae=str(ckpt), arch='dit', n_data=8, quiet=True)
+    assert "for a VAE's latents, arch='dit'" in cli_error(fd_train, vae=str(vae_dir), n_data=8, quiet=True)
+    assert '--vae trains a generative model on latents' in cli_error(fd_train, vae=str(vae_dir), task='superres4')
+    assert '--steps must be > 0' in cli_error(fd_train_vae, steps=0)
+    assert 'multiple of 4' in cli_error(fd_train_vae, size=30, steps=1, n_data=8, quiet=True)
+    assert 'is a model of a VAE' in cli_error(fd_sample, ckpt=str(tmp/'lat'), guide='classifier', guide_ckpt=str(ckpt), label='3')
+
 def test_bad_arguments_before_heavy_imports():
     "Arguments wrong on their face are refused before torch, numpy, datasets or accelerate are imported."
     code = ("import sys\nfrom fastdiffusion.cli import fd_sample, fd_train\n"
