@@ -17,11 +17,6 @@ from fastcore.script import call_parse
 
 OUT = Path(__file__).resolve().parent.parent/'nbs'/'bench'/'dit'
 
-def class_scores(fe, s:torch.Tensor) -> float:
-    "The fraction of images `s` the classifier reads with a top probability above 0.9."
-    with torch.no_grad(): p = torch.cat([fe.model(s[i:i+500]).softmax(1) for i in range(0, len(s), 500)])
-    return round((p.max(1).values > 0.9).float().mean().item(), 4)
-
 def speeds(nets:dict, rounds:int, secs:float, bs:int) -> dict:
     "Training images per second of each network, measured in turn over `rounds` rounds (the mean)."
     from fastdiffusion.train import throughput
@@ -51,7 +46,7 @@ def main(budget:float=150., # seconds of training each network's measured speed 
     set_seed(0); perm = torch.randperm(len(x))
     ev = ImageEvaluator(fe, real=x[perm[2500:]], device='cpu')
     real = x[perm[:n]]
-    rows = dict(real=dict(name='real digits (half A)', fid=round(ev.fid(real), 3), confident=class_scores(fe, real)))
+    rows = dict(real=dict(name='real digits (half A)', fid=round(ev.fid(real), 3), confident=round(fe.confident(real), 4)))
     set_seed(0)
     nets = dict(unet=PatchUNet(1, 2, nfs=[32, 64], n_blocks=1, attn_levels=[1]), dit=DiT(1, patch=4, **DIT_DEFAULTS))
     ips = speeds(nets, rounds, secs, bs)
@@ -66,7 +61,7 @@ def main(budget:float=150., # seconds of training each network's measured speed 
         sample_s = time.perf_counter() - t0
         rows[k] = dict(name=names[k], n_params=t.stats['n_params'], train_img_per_s=round(ips[k], 1), steps=steps,
                        train_time=t.stats['train_time'], epochs=t.stats['epochs'], loss=t.stats['loss'],
-                       fid=round(ev.fid(s), 3), confident=class_scores(fe, s), sample_img_per_s=round(n / sample_s, 1))
+                       fid=round(ev.fid(s), 3), confident=round(fe.confident(s), 4), sample_img_per_s=round(n / sample_s, 1))
         save_grid(s[:64], dest/f'{k}.png', nrow=8, scale=1)
         print(k, rows[k], flush=True)
     meta = dict(date=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'), budget=budget, bs=bs, n=n,

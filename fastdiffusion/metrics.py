@@ -187,10 +187,16 @@ class FeatureExtractor:
         self.model, self.size, self.bs, self.config = model.to(self.device).eval(), size, bs, config or {}
         self.n_channels = getattr(model, 'config', {}).get('n_channels')
     @torch.no_grad()
-    def __call__(self, x:torch.Tensor) -> torch.Tensor:
+    def _batched(self, f, x:torch.Tensor) -> torch.Tensor:
         x = check_images(torch.as_tensor(x), uint8=True, max_abs=1.5).float()
-        return torch.cat([self.model.features(fit_size(x[i:i+self.bs], self.size, self.n_channels).to(self.device)).float().cpu()
-                          for i in range(0, len(x), self.bs)])
+        return torch.cat([f(fit_size(x[i:i+self.bs], self.size, self.n_channels).to(self.device)).float().cpu() for i in range(0, len(x), self.bs)])
+    def __call__(self, x:torch.Tensor) -> torch.Tensor: return self._batched(self.model.features, x)
+    def probs(self, x:torch.Tensor) -> torch.Tensor:
+        "The classifier's class probabilities (B, n_classes) for images `x`."
+        return self._batched(lambda b: self.model(b).softmax(1), x)
+    def confident(self, x:torch.Tensor, p:float=0.9) -> float:
+        "The fraction of images `x` the classifier reads with a top probability above `p` (strokes and blobs rarely are)."
+        return (self.probs(x).max(1).values > p).float().mean().item()
     def __repr__(self):
         cfg = {k: v for k, v in self.config.items() if not isinstance(v, (list, dict))}
         return f"FeatureExtractor({type(self.model).__name__}, size={self.size}, device={self.device}, {cfg})"
