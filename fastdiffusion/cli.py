@@ -138,6 +138,7 @@ def fd_train_vae(data:str=None, # as fd_train's --data
                  steps:int=None, # optimiser steps (an upper bound under --time_budget; 2,000 without one)
                  bs:int=32, # batch size
                  lr:float=1e-3, # Adam's learning rate
+                 kl_weight:float=1e-6, # weight of the KL term: 1e-3 makes latents a diffusion model learns more easily, at some cost in reconstruction (notebook 14)
                  perceptual:float=0., # weight of the perceptual loss on the course classifier's features (notebook 12; 0: off)
                  gan:float=0., # weight of the PatchGAN loss, on after --disc_start steps (0: off)
                  disc_start:int=500, # steps before the GAN loss starts
@@ -152,13 +153,13 @@ def fd_train_vae(data:str=None, # as fd_train's --data
         _check(steps is None or steps > 0, f"--steps must be > 0, got {steps}")
         _check(n_data is None or n_data > 0, f"--n_data must be > 0, got {n_data}")
         _check(n_samples >= 0, f"--n_samples must be >= 0, got {n_samples}")
-        _check(perceptual >= 0 and gan >= 0, f"--perceptual and --gan must be >= 0, got {perceptual} and {gan}")
+        _check(perceptual >= 0 and gan >= 0 and kl_weight >= 0, f"--perceptual, --gan and --kl_weight must be >= 0, got {perceptual}, {gan} and {kl_weight}")
         import torch   # the heavy imports start here
         from fastdiffusion.vae import train_vae
         from fastdiffusion.data import training_dls
         from fastdiffusion.core import save_grid, from_uint8
         from fastdiffusion.crappify import psnr
-        ae = train_vae(data, size=size, steps=steps, time_budget=time_budget or None, bs=bs, lr=lr, perceptual_weight=perceptual,
+        ae = train_vae(data, size=size, steps=steps, time_budget=time_budget or None, bs=bs, lr=lr, kl_weight=kl_weight, perceptual_weight=perceptual,
                        gan_weight=gan, disc_start=disc_start, n_data=n_data, seed=seed, verbose=not quiet)
         x = from_uint8(training_dls(data, size=size, n_data=n_data, seed=seed, verbose=False).train.dataset.x[:max(n_samples, 64)])
     except _BAD_INPUT as e: _fail('fd_train_vae', e)

@@ -189,6 +189,7 @@ def test_latent_errors(vae_dir, ckpt, tmp):
     assert "for a VAE's latents, arch='dit'" in cli_error(fd_train, vae=str(vae_dir), n_data=8, quiet=True)
     assert '--vae trains a generative model on latents' in cli_error(fd_train, vae=str(vae_dir), task='superres4')
     assert '--steps must be > 0' in cli_error(fd_train_vae, steps=0)
+    assert '--kl_weight must be >= 0' in cli_error(fd_train_vae, kl_weight=-1.)
     assert 'multiple of 4' in cli_error(fd_train_vae, size=30, steps=1, n_data=8, quiet=True)
     assert 'is a model of a VAE' in cli_error(fd_sample, ckpt=str(tmp/'lat'), guide='classifier', guide_ckpt=str(ckpt), label='3')
 
