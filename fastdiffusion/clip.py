@@ -4,15 +4,15 @@
 
 # %% ../nbs/15_clip.ipynb #9efa489f
 from __future__ import annotations
-import math, re, time
+import math, re
 from pathlib import Path
 from types import SimpleNamespace
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 from fastcore.basics import patch
-from .core import bcast, check_sigma, check_images, from_uint8, make_generator, default_device, model_device, n_params, norm_layer, set_seed, randn_like
-from .checkpoint import register_arch, save_checkpoint, load_checkpoint, load_config
+from .core import bcast, check_sigma, check_images, make_generator, default_device, model_device, n_params, norm_layer, set_seed, randn_like
+from .checkpoint import register_arch
 from .unet import PatchUNet, noise_level_embedding
 from .karras import Denoiser, EDMLoss, rand_log_normal, c_in, c_noise
 from .guidance import guide_from
