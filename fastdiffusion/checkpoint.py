@@ -43,6 +43,7 @@ def register_arch(cls=None, *, name:str|None=None):
         raise ValueError(f"Architecture name {name!r} is already taken by {old.__module__}.{old.__qualname__}")
     if '__init__' in cls.__dict__ and not hasattr(cls.__init__, '__wrapped__'): _record_config(cls)
     _ARCHS[name] = cls
+    cls._arch_name = name   # the class keeps its name even when a redefinition (a notebook's copy of an exported class) takes over the registry
     return cls
 
 # %% ../nbs/01a_checkpoint.ipynb #7e2ebe8c
@@ -60,8 +61,7 @@ def unwrap_model(model) -> nn.Module:
 def arch_name(model_or_cls) -> str:
     "The name under which the class of `model_or_cls` is registered."
     cls = model_or_cls if isinstance(model_or_cls, type) else type(unwrap_model(model_or_cls))
-    for k, v in _ARCHS.items():
-        if v is cls: return k
+    if '_arch_name' in cls.__dict__: return cls._arch_name   # set by `register_arch` on this class (not inherited)
     raise ValueError(f"{cls.__name__} is not a registered architecture: decorate the class with `@register_arch`")
 
 def arch_config(model) -> dict:
