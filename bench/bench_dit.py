@@ -33,20 +33,15 @@ def main(budget:float=150., # seconds of training each network's measured speed 
          bs:int=32, # batch size (the recipe's)
          out:str=None): # results folder (default nbs/bench/dit)
     "Train the recipe's UNet and a DiT for the same budget, sample both at 10 NFE and score them."
-    from fastdiffusion.core import set_seed, from_uint8, save_grid
-    from fastdiffusion.data import mnist5k_arrays
-    from fastdiffusion.metrics import get_feature_extractor, ImageEvaluator
+    from fastdiffusion.core import set_seed, save_grid
+    from digit_eval import digit_eval
     from fastdiffusion.unet import PatchUNet
     from fastdiffusion.transformer import DiT
     from fastdiffusion.train import train_diffusion, DIT_DEFAULTS
     torch.set_num_threads(1)
     dest = Path(out) if out else OUT; dest.mkdir(parents=True, exist_ok=True)
-    fe = get_feature_extractor(device='cpu', verbose=False)
-    x = from_uint8(torch.from_numpy(mnist5k_arrays()[0])[:, None])
-    set_seed(0); perm = torch.randperm(len(x))
-    ev = ImageEvaluator(fe, real=x[perm[2500:]], device='cpu')
-    real = x[perm[:n]]
-    rows = dict(real=dict(name='real digits (half A)', fid=round(ev.fid(real), 3), confident=round(fe.confident(real), 4)))
+    fe, ev, x, real, floor = digit_eval(n, 'real digits (half A)')
+    rows = dict(real=floor)
     set_seed(0)
     nets = dict(unet=PatchUNet(1, 2, nfs=[32, 64], n_blocks=1, attn_levels=[1]), dit=DiT(1, patch=4, **DIT_DEFAULTS))
     ips = speeds(nets, rounds, secs, bs)

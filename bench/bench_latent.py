@@ -61,21 +61,16 @@ def main(budget:float=300., # seconds of training each model's measured speed bu
          bs:int=32, out:str=None,
          kl_sweep:str=None): # e.g. '1e-4,1e-3': instead, retrain the VAE with these KL weights and the latent UNet on it, at the steps of results.json
     "Train the pixel recipe and latent models for the same total budget, sample each at 10 NFE and score them."
-    from fastdiffusion.core import set_seed, from_uint8, save_grid
-    from fastdiffusion.data import mnist5k_arrays
-    from fastdiffusion.metrics import get_feature_extractor, ImageEvaluator
+    from fastdiffusion.core import set_seed, save_grid
+    from digit_eval import digit_eval
     from fastdiffusion.unet import PatchUNet
     from fastdiffusion.transformer import DiT
     from fastdiffusion.train import train_diffusion, throughput, DIT_DEFAULTS
     from fastdiffusion.vae import train_vae, VAE
     torch.set_num_threads(1)
     dest = Path(out) if out else OUT; dest.mkdir(parents=True, exist_ok=True)
-    fe = get_feature_extractor(device='cpu', verbose=False)
-    x = from_uint8(torch.from_numpy(mnist5k_arrays()[0])[:, None])
-    set_seed(0); perm = torch.randperm(len(x))
-    ev = ImageEvaluator(fe, real=x[perm[2500:]], device='cpu')
-    real = x[perm[:n]]
-    rows = dict(real=dict(name='real digits', fid=round(ev.fid(real), 3), confident=round(fe.confident(real), 4)))
+    fe, ev, x, real, floor = digit_eval(n, 'real digits')
+    rows = dict(real=floor)
     if kl_sweep: return _kl_sweep(dest, [float(v) for v in kl_sweep.split(',')], bs, x, real, ev, fe)
     dits = dict(latent_dit=DIT_DEFAULTS, latent_dit_small=dict(DIT_DEFAULTS, dim=64))
     lunet = LUNET
