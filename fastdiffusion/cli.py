@@ -90,7 +90,12 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
              steps:int=10, # sampling steps saved with the model
              seed:int=0, # random seed
              mixed_precision:str='no', # 'no', 'fp16' or 'bf16'
-             conditional:bool=False, # condition on the data's class labels (for `fd_sample --label`)
+             conditional:bool=False, # require the data's class labels and condition on them (by default: when every image has one)
+             unconditional:bool=False, # ignore the data's labels (by default a model is conditioned on them when it can be, notebook 16)
+             opt:str='muon', # optimiser: muon, adamw or lion (notebook 16)
+             objective:str='edm', # edm (EDM preconditioning) or flow (flow matching)
+             augment:float=0., # probability of each geometric augmentation, the network told which (notebook 16)
+             ema_length:float=0.05, # relative length of the power-function EMA (EDM2's sigma_rel)
              p_uncond:float=0.1, # with --conditional: fraction of labels dropped, so the model also samples without one
              classifier:bool=False, # train a noise-aware classifier of the data's labels instead (for `fd_sample --guide classifier`)
              task:str=None, # train a restorer instead (for `fd_restore`): superres2, superres4, colorize, jpeg, watermark, deblur or inpaint
@@ -105,6 +110,8 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
         _check(n_data is None or n_data > 0, f"--n_data must be > 0, got {n_data}")
         _check(steps > 0, f"--steps must be > 0, got {steps}")
         _check(0 <= p_uncond < 1, f"--p_uncond must be in [0, 1), got {p_uncond}")
+        _check(not (conditional and unconditional), "--conditional and --unconditional contradict each other: pass one")
+        _check(0 < ema_length < 12**-0.5, f"--ema_length must be in (0, 0.2887), got {ema_length}")
         _check(arch in ('unet', 'dit'), f"--arch must be unet or dit, got {arch!r}")
         dit = {k: v for k, v in dict(dim=dim, depth=depth, heads=heads).items() if v is not None}
         _check(arch == 'dit' or not dit, f"--{', --'.join(dit)} set the DiT: add --arch dit")
@@ -121,7 +128,8 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
         get_sampler(sampler)
         res = train_diffusion(data, size=size, epochs=epochs, time_budget=time_budget or None, bs=bs, lr=lr, arch=arch, nfs=nfs,
                               n_blocks=n_blocks, patch=patch, dit=dit, n_data=n_data, sampler=sampler, steps=steps, seed=seed,
-                              mixed_precision=mixed_precision, conditional=conditional, p_uncond=p_uncond, vae=vae, verbose=not quiet)
+                              mixed_precision=mixed_precision, conditional=True if conditional else False if unconditional else 'auto',
+                              p_uncond=p_uncond, vae=vae, opt=opt, objective=objective, augment=augment, ema_length=ema_length, verbose=not quiet)
     except _BAD_INPUT as e: _fail('fd_train', e)
     path = res.save(out, n_samples=n_samples, seed=seed)
     if is_main_process():
@@ -169,7 +177,6 @@ def fd_train_vae(data:str=None, # as fd_train's --data
     print(f"trained a VAE {ae.image_shape} -> {ae.latent_shape} ({s['n_params']:,} parameters, {s['steps']} steps, {s['train_time']} s); "
           f"reconstructions of {len(x)} training images: PSNR {psnr(rec, x).mean():.2f} dB; latent scale {ae.scale:.4g}")
     print(f"wrote {path/'model.safetensors'}, {path/'config.json'}" + (f", {path/'recon.png'}" if n_samples else ''))
-
 
 # %% ../nbs/09a_cli.ipynb #c289c127
 def save_images(x, # images (N,C,H,W) in [-1,1], a tensor
@@ -369,4 +376,3 @@ def fd_restore(ckpt:str='fd_restorer', # a restorer written by `fd_train --task`
     if degrade: _save_degraded(cond, clean, r.task, names, o)
     how = 'one call' if r.kind == 'regression' else f"{steps or r.config['sampling']['steps']} steps of {sampler or r.config['sampling']['sampler']}"
     if not quiet: print(f"restored {len(x)} image{'s' if len(x) > 1 else ''} ({r.task.name}, {r.kind} model, {how}) to {o}" + (f", degraded inputs in {o/'degraded'}" if degrade else ''))
-

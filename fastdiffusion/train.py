@@ -17,6 +17,7 @@ from .unet import PatchUNet
 from .transformer import DiT
 from .karras import Denoiser, EDMNoisify, EDMLoss
 from .samplers import GaussianDenoiser, get_sampler, sampler_inputs, generate
+from .training import PowerEMACB, Augment, AUG_DIM, OPTIMISERS, FlowDenoiser, FlowLoss, isqrt_sched
 
 # %% auto #0
 __all__ = ['ARCHS', 'DIT_DEFAULTS', 'throughput', 'fit_gauss', 'Trained', 'train_diffusion']
@@ -91,6 +92,7 @@ class Trained:
                **opts) -> torch.Tensor:
         "`n` images in [-1,1] (each process makes its share; all are gathered) with the recipe's sampler, or `steps`/`sampler`."
         s = self.config['sampling']
+        if labels is None and s.get('labels') == 'balanced': labels = torch.arange(n) % self.n_classes   # every class equally often
         if labels is not None:
             if self.n_classes is None: raise ValueError("this model was trained without labels: it cannot be asked for a class")
             opts['extra_args'] = dict(opts.get('extra_args') or {}, labels=check_labels(labels, n, self.n_classes))
@@ -178,13 +180,18 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
                     sampler:str='dpmpp_2m', steps:int=10, # the sampling recipe saved with the model
                     sigma_min:float=0.002, sigma_max:float=80., rho:float=7., # the Karras schedule for sampling
                     vae=None, # an `AutoEncoder` (or the folder it was saved in): train on its latents of the data (latent diffusion, notebook 14)
-                    conditional:bool=False, # condition on the data's class labels (a label embedding, label dropout)
+                    conditional:bool|str='auto', # condition on the data's class labels (a label embedding, label dropout); 'auto': when every image has one
                     p_uncond:float=0.1, # with `conditional`: how often a label is dropped, so the model is also unconditional
                     n_data:int|None=None, # train on a random subset of this many images
                     seed:int=0, # seeds the data order, the initial weights and the noise
                     device=None, # default: `default_device()` (the launcher's under several processes)
                     mixed_precision:str='no', # 'no', 'fp16' or 'bf16'
                     verbose:bool=True, # progress bar and one line per epoch
+                    opt:str='muon', # the optimiser: 'muon' (orthogonalised momentum), 'adamw' or 'lion' (notebook 16)
+                    objective:str='edm', # 'edm' (EDM preconditioning) or 'flow' (flow matching: predict ε - y)
+                    augment:float=0., # probability of each geometric augmentation (the network is told which were applied)
+                    sched:str='cos', # LR schedule: 'cos', 'isqrt' (EDM2) or 'const'
+                    ema_length:float|None=0.05, # power-function EMA of this relative length (EDM2's σ_rel); None: `ema_decay`
                     cbs=()) -> Trained: # more `Learner` callbacks
     "Train an EDM-preconditioned UNet (or DiT) denoiser on `data` for `epochs`, `max_steps` and/or `time_budget` seconds."
     if epochs is not None and epochs < 1: raise ValueError(f"epochs must be >= 1, got {epochs}")
@@ -205,15 +212,32 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
     gauss = fit_gauss(dls.train.dataset.x)
     try: sampler_inputs(sampler, {}, dict(gauss=gauss))   # the recipe has what the sampler needs
     except ValueError as e: raise ValueError(f"{e} (the recipe keeps the data's Gaussian only for images of at most 4,096 values)") from None
+    if conditional not in (True, False, 'auto'): raise ValueError(f"conditional must be True, False or 'auto', got {conditional!r}")
+    for k, v, ok in (('opt', opt, OPTIMISERS), ('objective', objective, ('edm', 'flow')), ('sched', sched, ('cos', 'isqrt', 'const'))):
+        if v not in ok: raise ValueError(f"{k} must be one of {', '.join(map(repr, ok))}, got {v!r}")
+    if augment and arch != 'unet': raise ValueError("augment needs arch='unet' (the augmentation labels condition the UNet)")
+    auto = conditional == 'auto'
+    if auto: conditional = bool(len(dls.train.dataset.y)) and bool((dls.train.dataset.y >= 0).all())
     cond = class_info(data, dls) if conditional else None
-    net = _make_net(arch, shape, patch, dict(nfs=list(nfs), n_blocks=n_blocks, attn_levels=list(attn_levels), dropout=dropout),
-                    dit, cond['n_classes'] if cond else None)
-    model = Denoiser(net, sigma_data)
-    count, ema = _Count(), EMACB(ema_decay)
+    unet = dict(nfs=list(nfs), n_blocks=n_blocks, attn_levels=list(attn_levels), dropout=dropout)
+    if augment: unet['cond_dim'] = AUG_DIM
+    net = _make_net(arch, shape, patch, unet, dit, cond['n_classes'] if cond else None)
+    model = (FlowDenoiser if objective == 'flow' else Denoiser)(net, sigma_data)
+    count, ema = _Count(), (PowerEMACB((ema_length,)) if ema_length else EMACB(ema_decay))
     noisify = EDMNoisify(P_mean, P_std, labels=True, p_uncond=p_uncond, n_classes=cond['n_classes']) if cond else EDMNoisify(P_mean, P_std)
-    learn = Learner(model, dls, EDMLoss(sigma_data), lr=lr, opt_func=partial(torch.optim.AdamW, weight_decay=wd), n_inp=3 if cond else 2,
-                    batch_tfm=noisify, device=device, mixed_precision=mixed_precision,
-                    cbs=[LRSchedCB(cos_sched(warmup, final_lr)), ema, count, *([_MaxSteps(max_steps)] if max_steps else []), *cbs])
+    tfm, n_inp = noisify, 3 if cond else 2
+    if augment:
+        aug = Augment(augment)
+        def tfm(b):
+            b = b if isinstance(b, (tuple, list)) else (b,)
+            ya, al = aug(b[0]); o = noisify((ya, *b[1:]))
+            return (*o[:3], al, *o[3:]) if cond else (*o[:2], None, al, *o[2:])   # (x+n, σ, label or None, aug, y, σ)
+        n_inp = 4
+    sch = dict(cos=cos_sched(warmup, final_lr), isqrt=isqrt_sched(warmup), const=cos_sched(warmup, 1.))[sched]
+    learn = Learner(model, dls, FlowLoss() if objective == 'flow' else EDMLoss(sigma_data), lr=lr,
+                    opt_func=partial(OPTIMISERS[opt], weight_decay=wd), n_inp=n_inp,
+                    batch_tfm=tfm, device=device, mixed_precision=mixed_precision,
+                    cbs=[LRSchedCB(sch), ema, count, *([_MaxSteps(max_steps)] if max_steps else []), *cbs])
     learn.progress.disable = not verbose
     rank, world = rank_world()
     torch.manual_seed(seed + 1 + rank)   # different noise in each process
@@ -225,9 +249,10 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
     if world > 1:   # each process trained on its own share of the batches
         print(f"process {rank}/{world}: trained on {count.n_images} images in {count.n_batches} batches (first batch: mean pixel {count.first:.4f})", flush=True)
     config = dict(image_shape=list(shape), data=str(data) if isinstance(data, (str, Path)) else type(data).__name__,
-                  sampling=dict(sampler=sampler, steps=steps, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho),
+                  sampling=dict(sampler=sampler, steps=steps, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho, **(dict(labels='balanced') if cond and auto else {})),
                   training=dict(size=size, epochs=None if epochs == 10**6 else epochs, time_budget=time_budget, bs=bs, lr=lr, wd=wd,
-                                warmup=warmup, final_lr=final_lr, ema_decay=ema_decay, P_mean=P_mean, P_std=P_std,
+                                warmup=warmup, final_lr=final_lr, ema_decay=ema_decay, ema_length=ema_length, P_mean=P_mean, P_std=P_std,
+                                opt=opt, objective=objective, augment=augment, sched=sched,
                                 n_data=n_data, seed=seed, mixed_precision=mixed_precision), stats=stats)
     if arch != 'unet': config['training']['arch'] = arch
     if max_steps: config['training']['max_steps'] = max_steps
