@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['teacher_pairs', 'PairNoisify', 'distill']
 
-# %% ../nbs/17_distill.ipynb #e75334cb
+# %% ../nbs/17_distill.ipynb #37f05b91
 import math, copy, time
 import torch, torch.nn as nn
 from functools import partial
@@ -16,7 +16,7 @@ from .karras import EDMLoss
 from .samplers import generate
 from .training import PowerEMACB
 
-# %% ../nbs/17_distill.ipynb #97ce6488
+# %% ../nbs/17_distill.ipynb #c222b1e4
 @torch.no_grad()
 def teacher_pairs(trained, # a `Trained` model (the teacher)
                   n:int=20000, # pairs to make
@@ -30,7 +30,7 @@ def teacher_pairs(trained, # a `Trained` model (the teacher)
                  inputs=trained.inputs, extra_args=None if labels is None else dict(labels=labels), disable=not verbose)
     return x, eps, labels
 
-# %% ../nbs/17_distill.ipynb #42baa2c6
+# %% ../nbs/17_distill.ipynb #4def7c15
 class PairNoisify:
     "Batch transform for distillation: `(cat([x, eps]), label)` -> `(x + σ eps, σ, [label,] x, σ)`, σ = σ_max with probability `p_max`, else log-uniform in [`sigma_lo`, σ_max]."
     def __init__(self, sigma_max:float=80., sigma_lo:float=0.05, p_max:float=0.25, labels:bool=False):
@@ -45,7 +45,7 @@ class PairNoisify:
         xn = x + bcast(sigma, x) * eps
         return (xn, sigma, lab, x, sigma) if self.labels else (xn, sigma, x, sigma)
 
-# %% ../nbs/17_distill.ipynb #f8524e79
+# %% ../nbs/17_distill.ipynb #06d722c0
 def distill(trained, # the teacher (`Trained`)
             n_pairs:int=20000, # teacher samples to learn from
             max_steps:int=2000, # optimiser steps of the student

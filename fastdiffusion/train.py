@@ -120,7 +120,9 @@ class Trained:
         if 'image_shape' not in cfg or 'sampling' not in cfg:
             raise ValueError(f"'{path}' is a checkpoint but not a trained diffusion model (no image_shape/sampling in its config.json)")
         f, vae = path/'gauss.safetensors', AutoEncoder.load(path/'vae', device=device) if 'latent' in cfg else None
-        return cls(load_checkpoint(path, device=device, arch='Denoiser'), cfg, GaussianDenoiser.load(f) if f.exists() else None, vae=vae)
+        model = load_checkpoint(path, device=device)
+        if not isinstance(model, Denoiser): raise ValueError(f"The checkpoint in {path} holds a {type(model).__name__!r} model, not a denoiser")
+        return cls(model, cfg, GaussianDenoiser.load(f) if f.exists() else None, vae=vae)   # a `Denoiser` or `FlowDenoiser` (notebook 16)
     def __repr__(self): return f"Trained({json.dumps(self.stats)})"
 
 # %% ../nbs/09_train.ipynb #cd2ef12c
