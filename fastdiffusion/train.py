@@ -20,7 +20,7 @@ from .samplers import GaussianDenoiser, get_sampler, sampler_inputs, generate
 from .training import PowerEMACB, Augment, AUG_DIM, OPTIMISERS, FlowDenoiser, FlowLoss, isqrt_sched
 
 # %% auto #0
-__all__ = ['ARCHS', 'DIT_DEFAULTS', 'throughput', 'fit_gauss', 'Trained', 'train_diffusion']
+__all__ = ['ARCHS', 'DENOISERS', 'DIT_DEFAULTS', 'throughput', 'fit_gauss', 'Trained', 'train_diffusion']
 
 # %% ../nbs/09_train.ipynb #3dee863a
 def throughput(net:nn.Module, # a network `net(x, t)`
@@ -120,13 +120,13 @@ class Trained:
         if 'image_shape' not in cfg or 'sampling' not in cfg:
             raise ValueError(f"'{path}' is a checkpoint but not a trained diffusion model (no image_shape/sampling in its config.json)")
         f, vae = path/'gauss.safetensors', AutoEncoder.load(path/'vae', device=device) if 'latent' in cfg else None
-        model = load_checkpoint(path, device=device)
-        if not isinstance(model, Denoiser): raise ValueError(f"The checkpoint in {path} holds a {type(model).__name__!r} model, not a denoiser")
+        model = load_checkpoint(path, device=device, arch=cfg.get('arch') if cfg.get('arch') in DENOISERS else 'Denoiser')
         return cls(model, cfg, GaussianDenoiser.load(f) if f.exists() else None, vae=vae)   # a `Denoiser` or `FlowDenoiser` (notebook 16)
     def __repr__(self): return f"Trained({json.dumps(self.stats)})"
 
 # %% ../nbs/09_train.ipynb #cd2ef12c
 ARCHS = ('unet', 'dit')
+DENOISERS = ('Denoiser', 'FlowDenoiser')   # the preconditionings a trained model may have (notebooks 06 and 16)
 DIT_DEFAULTS = dict(dim=128, depth=4, heads=4, mlp_ratio=4.)   # about the recipe UNet's training speed on a CPU (notebook 13)
 
 def _check_arch(arch:str, dit:dict|None):
