@@ -30,6 +30,7 @@ def main(teacher:str=None, # folder of the teacher model
     dest = Path(out) if out else OUT; dest.mkdir(parents=True, exist_ok=True)
     fe, ev, x, real, floor = digit_eval(n)
     t = Trained.load(teacher, device='cpu')
+    if t.n_classes: t.config['sampling']['labels'] = 'balanced'   # score a conditional teacher (and its student) on every class in turn
     rows = [dict(model='real digits (floor)', nfe=None, **{k: floor[k] for k in ('fid', 'confident')})]
     def add(name, nfe, m, **kw):
         r, xs = score(m, fe, ev, n, **kw); rows.append(dict(model=name, nfe=nfe, **r)); print(rows[-1], flush=True)
