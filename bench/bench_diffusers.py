@@ -7,7 +7,8 @@ floor (the other half of the real digits against the same half). Results are mer
 grids as PNGs.
 
     python bench/bench_diffusers.py floor
-    python bench/bench_diffusers.py ours
+    python bench/bench_diffusers.py ours --name ours16 --recipe "ours (notebook 16 defaults)"
+    python bench/bench_diffusers.py ours     # notebook 09's recipe, as first measured (its rows are kept under 'ours')
     python bench/bench_diffusers.py diffusers --lr 1e-4      # the example's documented learning rate
     python bench/bench_diffusers.py diffusers --lr 5e-4
     python bench/bench_diffusers.py diffusers --lr 1e-3
@@ -51,8 +52,11 @@ def evaluator():
     return ImageEvaluator(get_feature_extractor(device='cpu', verbose=False), real=real_halves()[1], device='cpu')
 
 def score(ev, x) -> dict:
-    r = ev.score(x)
-    return dict(fid=round(r['fid'], 3), kid=round(r['kid'], 5), kid_std=round(r['kid_std'], 5))
+    "FID/KID against the real half, the fraction the classifier reads with a top probability above 0.9 and the largest share of one digit."
+    r, p = ev.score(x), ev.extractor.probs(x)
+    share = torch.bincount(p.argmax(1), minlength=p.shape[1]).float() / len(x)
+    return dict(fid=round(r['fid'], 3), kid=round(r['kid'], 5), kid_std=round(r['kid_std'], 5),
+                confident=round((p.max(1).values > 0.9).float().mean().item(), 4), top_digit=round(share.max().item(), 4))
 
 def hardware() -> str:
     cpu = platform.processor() or platform.machine()
@@ -83,13 +87,13 @@ def run_floor(a, n_draws:int=20):
     save_row('floor', dict(what=f'{a.n_eval} real digits (half A) vs 2500 (half B), mean of {n_draws} draws',
                        fid=round(fids.mean().item(), 3), fid_std=round(fids.std().item(), 3),
                        fid_min=round(fids.min().item(), 3), fid_max=round(fids.max().item(), 3),
-                       kid=round(sum(d['kid'] for d in draws) / n_draws, 5), kid_std=round(sum(d['kid_std'] for d in draws) / n_draws, 5)))
+                       kid=round(sum(d['kid'] for d in draws) / n_draws, 5), kid_std=round(sum(d['kid_std'] for d in draws) / n_draws, 5),
+                       confident=round(sum(d['confident'] for d in draws) / n_draws, 4)))
     grid(half_a, 'real')
 
 # ---------------------------------------------------------------- ours
 def run_ours(a):
     from fastdiffusion.train import train_diffusion
-    from fastdiffusion.samplers import nfe
     kw = json.loads(a.kw) if a.kw else {}
     if a.lr: kw['lr'] = a.lr
     res = train_diffusion('mnist5k', time_budget=a.budget, device='cpu', verbose=False, **kw)
@@ -98,13 +102,16 @@ def run_ours(a):
     ev = evaluator()
     name = a.name or 'ours'
     s = res.config['sampling']
+    guided = bool(s.get('guidance'))   # a labelled model: the recipe samples 8 guided steps (10 calls); also unguided at 10
     for sampler in (a.samplers.split(',') if a.samplers else [s['sampler']]):
-        for steps in (10, 20):
+        for steps, w in ([(s['steps'], None), (10, 1.), (20, None)] if guided else [(10, None), (20, None)]):
             t0 = time.time()
-            x = res.sample(a.n_eval, steps=steps, sampler=sampler, seed=1, bs=500)
+            x = res.sample(a.n_eval, steps=steps, sampler=sampler, seed=1, bs=500, guidance=w)
             ts = time.time() - t0
-            key = f'{name}_nfe{steps}' + ('' if sampler == s['sampler'] else f'_{sampler}')
-            save_row(key, dict(recipe=name, sampler=f"{sampler} {steps} steps", nfe=nfe(sampler, steps), lr=res.config['training']['lr'],
+            n_calls = res.nfe(steps, sampler, guidance=w)
+            how = '' if not guided else ', unguided' if w == 1 else f", guided w={s['guidance']['w']:g}"
+            key = f'{name}_nfe{n_calls}' + ('' if sampler == s['sampler'] else f'_{sampler}') + ('_unguided' if w == 1 else '')
+            save_row(key, dict(recipe=a.recipe or name, sampler=f"{sampler} {steps} steps{how}", nfe=n_calls, lr=res.config['training']['lr'],
                            n_params=res.stats['n_params'], img_per_s=res.stats['img_per_s'], epochs=res.stats['epochs'],
                            steps=res.stats['steps'], train_time=res.stats['train_time'], sample_time=round(ts, 1),
                            **score(ev, x), config=dict(training=res.config['training'], net=res.model.config['net']['args'])))
@@ -207,16 +214,18 @@ def run_check(a):
 
 # ---------------------------------------------------------------- the table
 def markdown_table(res:dict) -> str:
-    "The results `res` (as in results.json) as a markdown table: ours first, then by recipe and FID; the floor last."
+    "The results `res` (as in results.json) as a markdown table: ours (today's defaults, then notebook 09's) first, then by recipe and FID; the floor last."
     res = dict(res); floor = res.pop('floor')
     num = lambda v: f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
-    rows = ["| recipe | sampler | NFE | lr | params | img/s | epochs | FID | FID / floor | KID |", "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| recipe | sampler | NFE | lr | params | img/s | epochs | FID | FID / floor | KID | confident |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    pct = lambda r: f"{r['confident']:.0%}" if 'confident' in r else ''
     res = {k: r for k, r in res.items() if 'recipe' in r}
-    for k, r in sorted(res.items(), key=lambda kv: (kv[1]['recipe'] != 'ours', kv[1]['recipe'], kv[1]['fid'])):
+    rank = lambda rec: 1 if rec == 'ours' else 0 if rec.startswith('ours') else 2   # today's recipe, notebook 09's, then diffusers'
+    for k, r in sorted(res.items(), key=lambda kv: (rank(kv[1]['recipe']), kv[1]['recipe'], kv[1]['fid'])):
         rows.append(f"| {r['recipe']} | {r['sampler']} | {r['nfe']} | {r['lr']:g} | {r['n_params']/1e6:.2f}M | {r['img_per_s']:.0f} "
-                    f"| {r['epochs']:.1f} | {num(r['fid'])} | {num(r['fid']/floor['fid'])} | {num(r['kid'])} |")
+                    f"| {r['epochs']:.1f} | {num(r['fid'])} | {num(r['fid']/floor['fid'])} | {num(r['kid'])} | {pct(r)} |")
     spread = f" ± {floor['fid_std']:.2g}" if 'fid_std' in floor else ''
-    rows.append(f"| real data (floor) | {floor['what']} | | | | | | {floor['fid']:.3g}{spread} | 1 | {floor['kid']:.2g} |")
+    rows.append(f"| real data (floor) | {floor['what']} | | | | | | {floor['fid']:.3g}{spread} | 1 | {floor['kid']:.2g} | {pct(floor)} |")
     hw = sorted({r['hardware'] for r in res.values()}); dates = sorted(r['date'] for r in res.values())
     if dates: rows.append(f"\n Measured {dates[0]} to {dates[-1]} on {', '.join(hw)}.")
     return '\n'.join(rows)
@@ -233,7 +242,8 @@ def main(what:Param("what to run", str, choices=['floor', 'ours', 'diffusers', '
          n_eval:int=1000, # generated images scored against 2,500 real ones
          threads:int=2, # torch threads
          groups:int=8, # GroupNorm groups of the diffusers UNet (diffusers' default: 32)
-         name:str=None, # row name in results.json
+         name:str=None, # row name in results.json (and of the grids)
+         recipe:str=None, # the row's label in the table (ours; default: name)
          kw:str=None, # JSON dict of extra `train_diffusion` arguments (ours)
          samplers:str=None, # comma-separated samplers to score (ours; default: the recipe's)
          save:str=None, # folder to save the trained model in (ours, diffusers)

@@ -6,12 +6,13 @@ A variant is a set of `train_diffusion` settings over the recipe's (`VARIANTS`).
 optimiser steps (a budget converted to steps with the variant's measured speed, `--steps`), so a busy machine does not
 tilt the comparison; the training images per second are recorded beside it. Every run keeps power-function EMAs with
 snapshots (Karras et al. 2024), so one run is scored at several EMA lengths chosen after training. Each model samples
-1,000 digits at 10 network calls (the recipe's DPM-Solver++(2M)); scores use the classifier of notebook 08: FID
+1,000 digits at 10 network calls (DPM-Solver++(2M), 10 steps, unguided; a model of labelled data also as its recipe
+samples it: 8 steps guided on EDM2's interval, again 10 calls); scores use the classifier of notebook 08: FID
 against 2,500 real digits (`digit_eval`), the fraction read with a top probability above 0.9 (`confident`), and the
 largest share of any one digit among the samples (`top_digit`). One JSON line per (run, EMA) goes to
 `nbs/bench/training/runs.jsonl`.
 """
-import json, time, datetime, platform, sys
+import json, datetime, sys
 from pathlib import Path
 import torch
 from fastcore.script import call_parse
@@ -31,6 +32,7 @@ VARIANTS = dict(
     isqrt=dict(sched='isqrt'), const=dict(sched='const'), lion_lr6e4=dict(opt='lion', lr=6e-4, wd=0.1),
     muon_labels=dict(opt='muon', conditional=True), muon_flow=dict(opt='muon', objective='flow'),
 )
+NEW = dict(new=dict(), new_learned=dict(loss_weight='learned'), new_isqrt=dict(sched='isqrt'))   # one change to today's defaults
 
 def score(model_or_trained, fe, ev, n:int, labels=None, seed:int=1, **kw) -> dict:
     "FID, confident fraction and the largest digit share of `n` samples at the recipe's 10 NFE."
@@ -41,7 +43,7 @@ def score(model_or_trained, fe, ev, n:int, labels=None, seed:int=1, **kw) -> dic
                 top_digit=round(share.max().item(), 4)), x
 
 @call_parse
-def main(variant:str='base', # a key of VARIANTS
+def main(variant:str='base', # a key of VARIANTS (one change to the old recipe) or of NEW (one change to today's defaults)
          steps:int=2500, # optimiser steps
          seed:int=0,
          n:int=1000, # samples scored
@@ -59,19 +61,24 @@ def main(variant:str='base', # a key of VARIANTS
     torch.set_num_threads(threads)
     dest = Path(out) if out else OUT; dest.mkdir(parents=True, exist_ok=True)
     fe, ev, x, real, floor = digit_eval(n)
-    kw = dict(OLD, **VARIANTS[variant]) if variant != 'new' else {}   # 'new': today's defaults
+    kw = NEW[variant] if variant in NEW else dict(OLD, **VARIANTS[variant])
     pema = PowerEMACB((0.05, 0.1), snapshots=16)
     set_seed(seed)
     y = torch.from_numpy(mnist5k_arrays()[1]).long()
     t = train_diffusion((x, y), max_steps=steps, seed=seed, device='cpu', verbose=False, cbs=[pema], **kw)
     if save: t.save(save, n_samples=0)
-    labels = torch.arange(n) % 10 if kw.get('conditional') else None
+    labels = torch.arange(n) % 10 if t.n_classes else None
     base = dict(variant=variant, steps=steps, seed=seed, img_per_s=t.stats['img_per_s'], train_time=t.stats['train_time'],
                 when=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M'), threads=threads)
     models = dict(recipe=t.model, **{f'power {s}': pema.posthoc(float(s)) for s in emas.split(',')})
     with open(dest/'runs.jsonl', 'a') as f:
         for name, m in models.items():
-            r, xs = score(Trained(m.eval(), t.config, t.gauss), fe, ev, n, labels)
+            r, xs = score(Trained(m.eval(), t.config, t.gauss), fe, ev, n, labels, steps=10, guidance=1)   # the network alone, 10 NFE
             row = dict(base, ema=name, **r); print(json.dumps(row), flush=True)
             f.write(json.dumps(row) + '\n')
             if name == 'recipe': save_grid(xs[:64], dest/f'{variant}_s{seed}_{steps}.png', nrow=8)
+        if t.config['sampling'].get('guidance'):   # and as the recipe samples it: guided, at the same 10 network calls
+            r, xs = score(t, fe, ev, n, labels)
+            row = dict(base, ema='recipe, guided', nfe=t.nfe(), **r); print(json.dumps(row), flush=True)
+            f.write(json.dumps(row) + '\n')
+            save_grid(xs[:64], dest/f'{variant}_s{seed}_{steps}_guided.png', nrow=8)

@@ -87,7 +87,8 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
              n_data:int=None, # train on a random subset of this many images
              n_samples:int=64, # images in samples.png (0: none)
              sampler:str='dpmpp_2m', # sampler saved with the model and used for samples.png
-             steps:int=10, # sampling steps saved with the model
+             steps:int=None, # sampling steps saved with the model (default 10; 8 for a guided labelled model: 10 network calls)
+             guidance:float=1.3, # a model of labelled data samples every class, guided with this weight for sigma in (0.28, 5.42] (1: none)
              seed:int=0, # random seed
              mixed_precision:str='no', # 'no', 'fp16' or 'bf16'
              conditional:bool=False, # require the data's class labels and condition on them (by default: when every image has one)
@@ -108,7 +109,8 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
         _check(time_budget is None or time_budget >= 0, f"--time_budget must be >= 0 seconds, got {time_budget}")
         _check(n_samples >= 0, f"--n_samples must be >= 0, got {n_samples}")
         _check(n_data is None or n_data > 0, f"--n_data must be > 0, got {n_data}")
-        _check(steps > 0, f"--steps must be > 0, got {steps}")
+        _check(steps is None or steps > 0, f"--steps must be > 0, got {steps}")
+        _check(guidance >= 0, f"--guidance must be >= 0, got {guidance}")
         _check(0 <= p_uncond < 1, f"--p_uncond must be in [0, 1), got {p_uncond}")
         _check(not (conditional and unconditional), "--conditional and --unconditional contradict each other: pass one")
         _check(0 < ema_length < 12**-0.5, f"--ema_length must be in (0, 0.2887), got {ema_length}")
@@ -124,12 +126,12 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
         from fastdiffusion.core import is_main_process
         if classifier: return _train_classifier(data, size, time_budget, n_data, seed, out, quiet)
         if task is not None: return _train_restorer(task, regression, data, size, epochs, time_budget, bs, lr, nfs, n_blocks, patch or 2, n_data,
-                                                    sampler, steps, seed, out, n_samples, quiet)
+                                                    sampler, steps or 10, seed, out, n_samples, quiet)
         get_sampler(sampler)
         res = train_diffusion(data, size=size, epochs=epochs, time_budget=time_budget or None, bs=bs, lr=lr, arch=arch, nfs=nfs,
                               n_blocks=n_blocks, patch=patch, dit=dit, n_data=n_data, sampler=sampler, steps=steps, seed=seed,
                               mixed_precision=mixed_precision, conditional=True if conditional else False if unconditional else 'auto',
-                              p_uncond=p_uncond, vae=vae, opt=opt, objective=objective, augment=augment, ema_length=ema_length, verbose=not quiet)
+                              p_uncond=p_uncond, vae=vae, opt=opt, objective=objective, augment=augment, ema_length=ema_length, guidance=guidance, verbose=not quiet)
     except _BAD_INPUT as e: _fail('fd_train', e)
     path = res.save(out, n_samples=n_samples, seed=seed)
     if is_main_process():
@@ -218,7 +220,7 @@ def fd_sample(ckpt:str='fd_model', # checkpoint folder written by fd_train
               bs:int=256, # images per batch
               out:str='samples.png', # a .png grid, or .npz with uint8 `images` (N,C,H,W) (and `labels` with --label)
               label:str=None, # a conditional model's class: an index or a name, or a comma-separated list repeated over the images
-              guidance:float=1., # guidance weight w (1: none; Karras et al. 2024's convention, Ho & Salimans' w is ours minus 1); --guide classifier: its scale
+              guidance:float=None, # guidance weight w (default: the checkpoint's recipe; 1: none; Karras et al. 2024's convention, Ho & Salimans' w is ours minus 1); --guide classifier: its scale
               guide:str='cfg', # 'cfg' (classifier-free), 'interval' (CFG for sigma in --interval only), 'auto' (autoguidance by --guide_ckpt) or 'classifier' (--guide_ckpt from fd_train --classifier)
               interval:str='0.28,5.42', # sigma_lo,sigma_hi of --guide interval (Kynkäänniemi et al. 2024's EDM2 interval)
               guide_ckpt:str=None, # --guide auto: a weaker model of the same task (smaller or trained for less); --guide classifier: a noise-aware classifier
@@ -229,7 +231,7 @@ def fd_sample(ckpt:str='fd_model', # checkpoint folder written by fd_train
         _check(bs > 0, f"--bs must be > 0, got {bs}")
         _check(steps is None or steps > 0, f"--steps must be > 0, got {steps}")
         _check(Path(out).suffix.lower() in ('.png', '.npz'), f"--out must end in .png or .npz, got '{out}'")
-        _check(guidance >= 0, f"--guidance must be >= 0, got {guidance}")
+        _check(guidance is None or guidance >= 0, f"--guidance must be >= 0, got {guidance}")
         _check(guide in _GUIDES, f"--guide must be one of {', '.join(_GUIDES)}, got {guide!r}")
         _check(guide != 'auto' or guide_ckpt, "--guide auto needs --guide_ckpt (a weaker model of the same task)")
         _check(guide != 'classifier' or guide_ckpt, "--guide classifier needs --guide_ckpt (a noise-aware classifier from fd_train --classifier)")
@@ -244,30 +246,35 @@ def fd_sample(ckpt:str='fd_model', # checkpoint folder written by fd_train
         from fastdiffusion.guidance import Guided
         if sampler is not None: get_sampler(sampler)
         t = Trained.load(ckpt)
-        if guide == 'classifier': return _sample_classifier_guided(t, ckpt, n, steps, sampler, seed, bs, out, label, guidance, guide_ckpt, quiet)
+        if guide == 'classifier': return _sample_classifier_guided(t, ckpt, n, steps, sampler, seed, bs, out, label, 1. if guidance is None else guidance, guide_ckpt, quiet)
+        recipe = guidance is None and guide == 'cfg'   # the checkpoint's own sampling (its guidance, if any)
+        w = 1. if guidance is None else guidance
         names = t.config.get('conditioning', {}).get('class_names')
         _check(label is None or names is not None, f"--label: '{ckpt}' was trained without labels (train it with fd_train --conditional)")
-        _check(guidance == 1 or guide == 'auto' or names is not None,
-               f"--guidance {guidance:g} with --guide {guide}: '{ckpt}' was trained without labels, so it has no classifier-free guidance "
+        _check(w == 1 or guide == 'auto' or names is not None,
+               f"--guidance {w:g} with --guide {guide}: '{ckpt}' was trained without labels, so it has no classifier-free guidance "
                "(train it with fd_train --conditional, or use --guide auto)")
-        _check(guidance == 1 or guide == 'auto' or label is not None, f"--guide {guide} needs --label (the classes to steer towards)")
+        _check(w == 1 or guide == 'auto' or label is not None or t.config['sampling'].get('labels') == 'balanced', f"--guide {guide} needs --label (the classes to steer towards)")
         labels = _labels(label, n, names) if label is not None else None
-        model = t.model
-        if guidance != 1 or guide == 'auto':
+        model = None if recipe else t.model
+        if not recipe and (w != 1 or guide == 'auto'):
             g = None
             if guide == 'auto':
                 g = Trained.load(guide_ckpt, device=next(t.model.parameters()).device)
                 _check(g.config['image_shape'] == t.config['image_shape'], f"--guide_ckpt makes {g.config['image_shape']} images, '{ckpt}' {t.config['image_shape']}")
                 _check(g.n_classes == t.n_classes, f"--guide_ckpt must be conditioned like '{ckpt}' ({t.n_classes} classes), it has {g.n_classes}")
                 g = g.model
-            model = Guided(t.model, guidance, guide=g, interval=lo_hi)
+            model = Guided(t.model, w, guide=g, interval=lo_hi)
         sampler, steps = sampler or t.config['sampling']['sampler'], steps or t.config['sampling']['steps']
         x = t.sample(n, steps, sampler, seed, bs, model=model, labels=labels)
+        g = t.config['sampling'].get('guidance')
+        guided = recipe and g and (labels is not None or t.config['sampling'].get('labels') == 'balanced')
     except _BAD_INPUT as e: _fail('fd_sample', e)
-    how = '' if model is t.model else f", {guide} guidance w={guidance:g}: up to twice the network calls"
-    _write_samples(x, out, labels, names, sampler, steps, how, quiet)
+    if guided: how, calls = f", the recipe's guidance w={g['w']:g} for sigma in ({g['interval'][0]:g}, {g['interval'][1]:g}]", t.nfe(steps, sampler)
+    else: how, calls = ('' if model in (None, t.model) else f", {guide} guidance w={w:g}: up to twice the network calls"), None
+    _write_samples(x, out, labels, names, sampler, steps, how, quiet, calls)
 
-def _write_samples(x, out, labels, names, sampler, steps, how, quiet):
+def _write_samples(x, out, labels, names, sampler, steps, how, quiet, calls=None):
     "Save the images (main process), print one summary line, close the process group."
     from fastdiffusion.samplers import nfe
     from fastdiffusion.core import rank_world, is_main_process
@@ -275,7 +282,7 @@ def _write_samples(x, out, labels, names, sampler, steps, how, quiet):
         f = save_images(x, out, labels=labels)
         world = rank_world()[1]
         what = '' if labels is None else f" of class{'es' if len(set(labels)) > 1 else ''} {', '.join(names[i] for i in sorted(set(labels)))}"
-        if not quiet: print(f"wrote {len(x)} images{what} to {f} ({sampler}, {steps} steps, {nfe(sampler, steps)} NFE{how}, {world} process{'es' if world > 1 else ''})")
+        if not quiet: print(f"wrote {len(x)} images{what} to {f} ({sampler}, {steps} steps, {calls or nfe(sampler, steps)} NFE{how}, {world} process{'es' if world > 1 else ''})")
     _done()
 
 def _sample_classifier_guided(t, ckpt, n, steps, sampler, seed, bs, out, label, scale, guide_ckpt, quiet):

@@ -22,11 +22,11 @@ def teacher_pairs(trained, # a `Trained` model (the teacher)
                   n:int=20000, # pairs to make
                   seed:int=0, # seed of the noise
                   bs:int=500, verbose:bool=True):
-    "The teacher's samples `x` (its own sampler and steps), the unit noise `eps` each started from, and their `labels` (a conditional teacher: balanced)."
+    "The teacher's samples `x` (its own sampler, steps and guidance), the unit noise `eps` each started from, and their `labels` (a conditional teacher: balanced)."
     s, shape = trained.config['sampling'], tuple(trained.config['image_shape'])
     labels = torch.arange(n) % trained.n_classes if trained.n_classes else None
     eps = torch.randn(n, *shape, generator=make_generator(seed))   # the noise `generate` starts from with this seed
-    x = generate(trained.model, n, shape, s['steps'], s['sampler'], seed, bs, s['sigma_min'], s['sigma_max'], s['rho'],
+    x = generate(trained.model if labels is None else trained.guided(), n, shape, s['steps'], s['sampler'], seed, bs, s['sigma_min'], s['sigma_max'], s['rho'],
                  inputs=trained.inputs, extra_args=None if labels is None else dict(labels=labels), disable=not verbose)
     return x, eps, labels
 
@@ -67,6 +67,6 @@ def distill(trained, # the teacher (`Trained`)
     learn.progress.disable = not verbose
     learn.fit(10**6, valid=False)
     cfg = copy.deepcopy(trained.config)
-    cfg['sampling'] = dict(s, sampler='euler', steps=steps, sigma_min=sigma_min)
+    cfg['sampling'] = dict({k: v for k, v in s.items() if k != 'guidance'}, sampler='euler', steps=steps, sigma_min=sigma_min)   # it learned the guided map
     cfg['distilled'] = dict(n_pairs=len(x), max_steps=max_steps, bs=bs, lr=lr, teacher_sampling=s)
     return Trained(ema.ema_model.eval(), cfg, trained.gauss, learn, dict(steps=learn.fit_steps, train_time=round(learn.train_time, 1)), vae=trained.vae)

@@ -110,8 +110,9 @@ class EDMNoisify:
 class EDMLoss:
     "$\\lambda(\\sigma)\\,\\|D_\\theta(y+n;\\sigma)-y\\|^2$ averaged over pixels and batch (Karras et al. 2022, eqs. 2 and 8, Table 1)."
     def __init__(self, sigma_data:float=0.5): self.sigma_data = sigma_data
+    def weight(self, sigma): return edm_weight(sigma, self.sigma_data)
     def __call__(self, denoised, y, sigma):
-        return (bcast(edm_weight(sigma, self.sigma_data), y) * (denoised - y)**2).mean()
+        return (bcast(self.weight(sigma), y) * (denoised - y)**2).mean()
 
 # %% ../nbs/06_karras.ipynb #28e0fa01
 def _unwrap_out(out):

@@ -491,13 +491,16 @@ def get_sigmas(sampler:str, steps:int, sigma_min:float=0.002, sigma_max:float=80
     if sched is None: return sigmas_karras(steps, sigma_min, sigma_max, rho, device=device)
     return sched(steps, sigma_min, sigma_max, rho, device, **sampler_inputs(sampler, dict(inputs)))
 
-def nfe(sampler:str, steps:int, dtype=torch.float32, **opts) -> int:
+def nfe(sampler:str, steps:int, dtype=torch.float32,
+        wrap=None, # `wrap(denoiser)` -> the model sampled (e.g. a guided one, given `labels`): count the calls it makes to the denoiser
+        **opts) -> int:
     "Number of denoiser calls `sampler` makes with `steps` steps, counted on a one-value stand-in problem in `dtype` (as `generate` samples)."
     f, n = get_sampler(sampler), [0]
     def count(x, sigma, **kw): n[0] += 1; return torch.zeros_like(x)
     inputs = {k: stand_in() for k, (_, stand_in) in getattr(f, 'needs', {}).items()}
     x = torch.zeros(1, 1, dtype=dtype)   # (an ancestral step can round to no step in float32, and skip a call)
-    f(count, x, get_sigmas(sampler, steps, device='cpu', **inputs), disable=True, **inputs, **opts)
+    extra = None if wrap is None else dict(labels=torch.zeros(1, dtype=torch.long))
+    f(count if wrap is None else wrap(count), x, get_sigmas(sampler, steps, device='cpu', **inputs), extra_args=extra, disable=True, **inputs, **opts)
     return n[0]
 
 # %% ../nbs/07_samplers.ipynb #d7a91c93

@@ -16,8 +16,8 @@ from .learner import Learner, Callback, LRSchedCB, EMACB, cos_sched, init_proces
 from .unet import PatchUNet
 from .transformer import DiT
 from .karras import Denoiser, EDMNoisify, EDMLoss
-from .samplers import GaussianDenoiser, get_sampler, sampler_inputs, generate
-from .training import PowerEMACB, Augment, AUG_DIM, OPTIMISERS, FlowDenoiser, FlowLoss, isqrt_sched
+from .samplers import GaussianDenoiser, get_sampler, sampler_inputs, generate, nfe
+from .training import PowerEMACB, Augment, AUG_DIM, OPTIMISERS, FlowDenoiser, FlowLoss, isqrt_sched, LossWeight, LossWeightCB
 
 # %% auto #0
 __all__ = ['ARCHS', 'DENOISERS', 'DIT_DEFAULTS', 'throughput', 'fit_gauss', 'Trained', 'train_diffusion']
@@ -86,9 +86,23 @@ class Trained:
     def out_shape(self) -> tuple:
         "The (C,H,W) of a sample: the images', also for a model of a VAE's latents (whose `image_shape` is the latents')."
         return tuple(self.config.get('latent', {}).get('image_shape') or self.config['image_shape'])
+    def guided(self, guidance:float|None=None, model=None):
+        "`model` (default: the trained one) as labelled samples are drawn from it: with the recipe's classifier-free guidance (`config['sampling']['guidance']`), or weight `guidance` (1: none)."
+        model, g = model or self.model, self.config['sampling'].get('guidance') or {}
+        w = g.get('w', 1.) if guidance is None else guidance
+        if w == 1: return model
+        if self.n_classes is None: raise ValueError(f"guidance {w:g}: this model was trained without labels, so it has no classifier-free guidance")
+        from fastdiffusion.guidance import Guided   # notebook 10
+        return Guided(model, w, interval=tuple(g['interval']) if g.get('interval') else None)
+    def nfe(self, steps:int|None=None, sampler:str|None=None, guidance:float|None=None) -> int:
+        "Network calls per labelled sample with the recipe (or `steps`, `sampler`, `guidance`): a guided step calls the network twice."
+        s = self.config['sampling']; sampler = sampler or s['sampler']
+        guided = self.n_classes is not None and self.guided(guidance) is not self.model
+        return nfe(sampler, steps or s['steps'], wrap=(lambda m: self.guided(guidance, m)) if guided else None)
     def sample(self, n:int=64, steps:int|None=None, sampler:str|None=None, seed:int=0, bs:int=256, model=None,
                labels=None, # class labels for a conditional model: one number, or one per image (`n_classes`: no label)
                decode:bool=True, # a latent model: decode the samples with its VAE (False: the latents)
+               guidance:float|None=None, # with labels and no `model`: classifier-free guidance weight (None: the recipe's; 1: none)
                **opts) -> torch.Tensor:
         "`n` images in [-1,1] (each process makes its share; all are gathered) with the recipe's sampler, or `steps`/`sampler`."
         s = self.config['sampling']
@@ -96,6 +110,9 @@ class Trained:
         if labels is not None:
             if self.n_classes is None: raise ValueError("this model was trained without labels: it cannot be asked for a class")
             opts['extra_args'] = dict(opts.get('extra_args') or {}, labels=check_labels(labels, n, self.n_classes))
+            if model is None: model = self.guided(guidance)
+        elif guidance not in (None, 1): raise ValueError(f"guidance {guidance:g}: this model was trained without labels, so it has no classifier-free guidance"
+                                                         if self.n_classes is None else f"guidance {guidance:g} needs labels (the classes to steer towards)")
         init_processes(); rank, world = rank_world()
         x = generate(model or self.model, n, self.config['image_shape'], steps or s['steps'], sampler or s['sampler'], seed, bs,
                      s['sigma_min'], s['sigma_max'], s['rho'], rank, world, inputs=self.inputs, **opts)
@@ -179,7 +196,7 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
                     dit:dict|None=None, # with arch='dit': `dim`, `depth`, `heads`, `mlp_ratio` over `DIT_DEFAULTS`
                     sigma_data:float|None=None, # default: the RMS of the training pixels (notebook 06, "The data's mean")
                     P_mean:float=0., P_std:float=1.4, # log-normal training σ: EDM's -1.2, 1.2 moved up for short budgets (see above)
-                    sampler:str='dpmpp_2m', steps:int=10, # the sampling recipe saved with the model
+                    sampler:str='dpmpp_2m', steps:int|None=None, # the sampling recipe saved with the model; steps default 10 (8 when guided: 10 network calls)
                     sigma_min:float=0.002, sigma_max:float=80., rho:float=7., # the Karras schedule for sampling
                     vae=None, # an `AutoEncoder` (or the folder it was saved in): train on its latents of the data (latent diffusion, notebook 14)
                     conditional:bool|str='auto', # condition on the data's class labels (a label embedding, label dropout); 'auto': when every image has one
@@ -194,14 +211,17 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
                     augment:float=0., # probability of each geometric augmentation (the network is told which were applied)
                     sched:str='cos', # LR schedule: 'cos', 'isqrt' (EDM2) or 'const'
                     ema_length:float|None=0.05, # power-function EMA of this relative length (EDM2's σ_rel); None: `ema_decay`
+                    loss_weight:str='fixed', # 'fixed' (EDM's λ(σ)) or 'learned' (EDM2's per-σ uncertainty, notebook 16)
+                    guidance:float=1.3, # with labels 'auto': the sampling recipe's classifier-free guidance weight, for σ in (0.28, 5.42] only (notebook 16; 1: none)
                     cbs=()) -> Trained: # more `Learner` callbacks
     "Train an EDM-preconditioned UNet (or DiT) denoiser on `data` for `epochs`, `max_steps` and/or `time_budget` seconds."
     if epochs is not None and epochs < 1: raise ValueError(f"epochs must be >= 1, got {epochs}")
     if max_steps is not None and max_steps < 1: raise ValueError(f"max_steps must be >= 1, got {max_steps}")
     _check_arch(arch, dit)
     if time_budget is not None and time_budget <= 0: raise ValueError(f"time_budget must be > 0 seconds, got {time_budget}")
-    for k, v in dict(bs=bs, lr=lr, steps=steps).items():
+    for k, v in dict(bs=bs, lr=lr, steps=steps or 1).items():
         if v <= 0: raise ValueError(f"{k} must be > 0, got {v}")
+    if guidance < 0: raise ValueError(f"guidance must be >= 0, got {guidance}")
     get_sampler(sampler)   # an unknown name fails before any work
     if epochs is None: epochs = 10**6 if time_budget or max_steps else 20
     if not 0 <= p_uncond < 1: raise ValueError(f"p_uncond must be in [0, 1), got {p_uncond}")
@@ -215,12 +235,14 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
     try: sampler_inputs(sampler, {}, dict(gauss=gauss))   # the recipe has what the sampler needs
     except ValueError as e: raise ValueError(f"{e} (the recipe keeps the data's Gaussian only for images of at most 4,096 values)") from None
     if conditional not in (True, False, 'auto'): raise ValueError(f"conditional must be True, False or 'auto', got {conditional!r}")
-    for k, v, ok in (('opt', opt, OPTIMISERS), ('objective', objective, ('edm', 'flow')), ('sched', sched, ('cos', 'isqrt', 'const'))):
+    for k, v, ok in (('opt', opt, OPTIMISERS), ('objective', objective, ('edm', 'flow')), ('sched', sched, ('cos', 'isqrt', 'const')), ('loss_weight', loss_weight, ('fixed', 'learned'))):
         if v not in ok: raise ValueError(f"{k} must be one of {', '.join(map(repr, ok))}, got {v!r}")
     if augment and arch != 'unet': raise ValueError("augment needs arch='unet' (the augmentation labels condition the UNet)")
     auto = conditional == 'auto'
     if auto: conditional = bool(len(dls.train.dataset.y)) and bool((dls.train.dataset.y >= 0).all())
     cond = class_info(data, dls) if conditional else None
+    guided = bool(cond) and auto and guidance != 1   # a labelled model samples every class in turn, guided on EDM2's interval
+    if steps is None: steps = 8 if guided else 10
     unet = dict(nfs=list(nfs), n_blocks=n_blocks, attn_levels=list(attn_levels), dropout=dropout)
     if augment: unet['cond_dim'] = AUG_DIM
     net = _make_net(arch, shape, patch, unet, dit, cond['n_classes'] if cond else None)
@@ -236,7 +258,9 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
             return (*o[:3], al, *o[3:]) if cond else (*o[:2], None, al, *o[2:])   # (x+n, σ, label or None, aug, y, σ)
         n_inp = 4
     sch = dict(cos=cos_sched(warmup, final_lr), isqrt=isqrt_sched(warmup), const=cos_sched(warmup, 1.))[sched]
-    learn = Learner(model, dls, FlowLoss() if objective == 'flow' else EDMLoss(sigma_data), lr=lr,
+    loss = FlowLoss() if objective == 'flow' else EDMLoss(sigma_data)
+    if loss_weight == 'learned': loss = LossWeight(loss.weight); cbs = [LossWeightCB(loss), *cbs]
+    learn = Learner(model, dls, loss, lr=lr,
                     opt_func=partial(OPTIMISERS[opt], weight_decay=wd), n_inp=n_inp,
                     batch_tfm=tfm, device=device, mixed_precision=mixed_precision,
                     cbs=[LRSchedCB(sch), ema, count, *([_MaxSteps(max_steps)] if max_steps else []), *cbs])
@@ -251,10 +275,11 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
     if world > 1:   # each process trained on its own share of the batches
         print(f"process {rank}/{world}: trained on {count.n_images} images in {count.n_batches} batches (first batch: mean pixel {count.first:.4f})", flush=True)
     config = dict(image_shape=list(shape), data=str(data) if isinstance(data, (str, Path)) else type(data).__name__,
-                  sampling=dict(sampler=sampler, steps=steps, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho, **(dict(labels='balanced') if cond and auto else {})),
+                  sampling=dict(sampler=sampler, steps=steps, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho, **(dict(labels='balanced') if cond and auto else {}),
+                                **(dict(guidance=dict(w=guidance, interval=[0.28, 5.42])) if guided else {})),
                   training=dict(size=size, epochs=None if epochs == 10**6 else epochs, time_budget=time_budget, bs=bs, lr=lr, wd=wd,
                                 warmup=warmup, final_lr=final_lr, ema_decay=ema_decay, ema_length=ema_length, P_mean=P_mean, P_std=P_std,
-                                opt=opt, objective=objective, augment=augment, sched=sched,
+                                opt=opt, objective=objective, augment=augment, sched=sched, loss_weight=loss_weight,
                                 n_data=n_data, seed=seed, mixed_precision=mixed_precision), stats=stats)
     if arch != 'unet': config['training']['arch'] = arch
     if max_steps: config['training']['max_steps'] = max_steps

@@ -11,8 +11,8 @@ from .core import check_sigma, bcast
 
 # %% auto #0
 __all__ = ['AUG_DIM', 'OPTIMISERS', 'sigma_rel_to_gamma', 'gamma_to_sigma_rel', 'power_ema_beta', 'power_ema_weights',
-           'posthoc_coefs', 'PowerEMACB', 'Augment', 'Lion', 'orthogonalise', 'Muon', 'FlowDenoiser', 'FlowLoss',
-           'isqrt_sched']
+           'posthoc_coefs', 'PowerEMACB', 'Augment', 'nearest', 'Lion', 'orthogonalise', 'Muon', 'FlowDenoiser',
+           'FlowLoss', 'isqrt_sched', 'LossWeight', 'LossWeightCB']
 
 # %% ../nbs/16_training.ipynb #4f8e3c45
 def sigma_rel_to_gamma(sigma_rel:float) -> float:
@@ -143,6 +143,19 @@ class Augment:
         prm = self.params(len(x), x.shape[-1], generator, x.device)
         return self.apply(x, prm), self.labels(prm, x.shape[-1]).to(x.dtype)
 
+# %% ../nbs/16_training.ipynb #e8914f60
+@torch.no_grad()
+def nearest(x:torch.Tensor, # images (N,...)
+            data:torch.Tensor, # the training images (M,...), M >= 2
+            bs:int=256) -> tuple:
+    "For each image of `x`: the index of its nearest image in `data` (L2) and the ratio of the distances to its nearest and second-nearest."
+    if len(data) < 2: raise ValueError(f"nearest needs at least 2 training images, got {len(data)}")
+    d2 = data.flatten(1).float(); idx, ratio = [], []
+    for xb in x.flatten(1).float().split(bs):
+        d, i = torch.cdist(xb, d2).topk(2, dim=1, largest=False)
+        idx.append(i[:, 0]); ratio.append(d[:, 0] / d[:, 1].clamp(min=1e-12))
+    return torch.cat(idx), torch.cat(ratio)
+
 # %% ../nbs/16_training.ipynb #16c2aa9d
 class Lion(torch.optim.Optimizer):
     "Lion (Chen et al. 2023): the sign of an interpolated momentum; use about a tenth of AdamW's lr and more weight decay."
@@ -213,11 +226,45 @@ class FlowDenoiser(Denoiser):
 
 class FlowLoss:
     "The flow-matching loss $\\|v_\\theta-(\\epsilon-y)\\|^2$ written on the denoised image: $((1+\\sigma)/\\sigma)^2\\|D-y\\|^2$."
+    def weight(self, sigma): return ((1 + sigma) / sigma)**2
     def __call__(self, denoised, y, sigma):
-        return (bcast(((1 + sigma) / sigma)**2, y) * (denoised - y)**2).mean()
+        return (bcast(self.weight(sigma), y) * (denoised - y)**2).mean()
 
 # %% ../nbs/16_training.ipynb #ea128fa7
 def isqrt_sched(warmup:float=0.05, ref:float=0.1):
     "EDM2's inverse square root decay as a function of the training fraction `p`: linear warm-up, flat until `ref`, then $\\sqrt{ref/p}$."
     def sched(p): return p / warmup if p < warmup else min(1., (ref / max(p, 1e-9)) ** 0.5)
     return sched
+
+# %% ../nbs/16_training.ipynb #0f8477f8
+class LossWeight(nn.Module):
+    "EDM2's learned loss weighting (Karras et al. 2024, App. B.2): $\\lambda(\\sigma)\\|D-y\\|^2/e^{u(\\sigma)} + u(\\sigma)$, $u$ a linear head on Fourier features of $\\ln\\sigma/4$."
+    def __init__(self, weight, # the fixed weight $\lambda(\sigma)$: a function of σ (B,) -> (B,)
+                 n_freq:int=128, seed:int=0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.weight = weight
+        self.register_buffer('freqs', torch.randn(n_freq, generator=g)); self.register_buffer('phases', torch.rand(n_freq, generator=g))
+        self.linear = nn.Linear(n_freq, 1)
+        nn.init.zeros_(self.linear.weight); nn.init.zeros_(self.linear.bias)   # u = 0: the plain weighted loss at the start
+    def logvar(self, sigma:torch.Tensor) -> torch.Tensor:
+        "$u(\\sigma)$ for each σ of the batch (B,)."
+        c = sigma.to(self.freqs.dtype).log()[:, None] / 4
+        return self.linear(torch.cos(2 * math.pi * (c * self.freqs + self.phases)) * 2**0.5)[:, 0]
+    def forward(self, denoised, y, sigma):
+        per = (bcast(self.weight(sigma), y) * (denoised - y).float()**2).flatten(1).mean(1)
+        u = self.logvar(sigma)
+        return (per / u.exp() + u).mean()
+
+class LossWeightCB(Callback):
+    "Train the head of a `LossWeight` loss with the model's optimiser (its gradients averaged over processes)."
+    def __init__(self, loss:LossWeight): self.loss = loss
+    def before_fit(self, learn):
+        self.loss.to(learn.device)
+        mine = {id(p) for p in self.loss.parameters()}
+        if not any(id(p) in mine for g in learn.opt.param_groups for p in g['params']):
+            learn.opt.add_param_group(dict(params=list(self.loss.parameters())))
+    def after_backward(self, learn):
+        if learn.accelerator.num_processes > 1:
+            for p in self.loss.parameters():
+                if p.grad is not None: p.grad = learn.accelerator.reduce(p.grad, 'mean')
