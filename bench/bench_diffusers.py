@@ -253,5 +253,5 @@ def main(what:Param("what to run", str, choices=['floor', 'ours', 'diffusers', '
     global RESULTS
     torch.set_num_threads(threads)
     if results: RESULTS = Path(results).resolve(); RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    a = SimpleNamespace(lr=lr, budget=budget, n_eval=n_eval, groups=groups, name=name, kw=kw, samplers=samplers, save=save, load=load)
+    a = SimpleNamespace(lr=lr, budget=budget, n_eval=n_eval, groups=groups, name=name, recipe=recipe, kw=kw, samplers=samplers, save=save, load=load)
     dict(floor=run_floor, ours=run_ours, diffusers=run_diffusers, check=run_check, table=run_table)[what](a)

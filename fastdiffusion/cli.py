@@ -97,6 +97,7 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
              objective:str='edm', # edm (EDM preconditioning) or flow (flow matching)
              augment:float=0., # probability of each geometric augmentation, the network told which (notebook 16)
              ema_length:float=0.05, # relative length of the power-function EMA (EDM2's sigma_rel)
+             loss_weight:str='learned', # learned (EDM2's per-sigma uncertainty weighting, notebook 16) or fixed (EDM's lambda(sigma))
              p_uncond:float=0.1, # with --conditional: fraction of labels dropped, so the model also samples without one
              classifier:bool=False, # train a noise-aware classifier of the data's labels instead (for `fd_sample --guide classifier`)
              task:str=None, # train a restorer instead (for `fd_restore`): superres2, superres4, colorize, jpeg, watermark, deblur or inpaint
@@ -114,6 +115,7 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
         _check(0 <= p_uncond < 1, f"--p_uncond must be in [0, 1), got {p_uncond}")
         _check(not (conditional and unconditional), "--conditional and --unconditional contradict each other: pass one")
         _check(0 < ema_length < 12**-0.5, f"--ema_length must be in (0, 0.2887), got {ema_length}")
+        _check(loss_weight in ('fixed', 'learned'), f"--loss_weight must be fixed or learned, got {loss_weight!r}")
         _check(arch in ('unet', 'dit'), f"--arch must be unet or dit, got {arch!r}")
         dit = {k: v for k, v in dict(dim=dim, depth=depth, heads=heads).items() if v is not None}
         _check(arch == 'dit' or not dit, f"--{', --'.join(dit)} set the DiT: add --arch dit")
@@ -131,7 +133,7 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
         res = train_diffusion(data, size=size, epochs=epochs, time_budget=time_budget or None, bs=bs, lr=lr, arch=arch, nfs=nfs,
                               n_blocks=n_blocks, patch=patch, dit=dit, n_data=n_data, sampler=sampler, steps=steps, seed=seed,
                               mixed_precision=mixed_precision, conditional=True if conditional else False if unconditional else 'auto',
-                              p_uncond=p_uncond, vae=vae, opt=opt, objective=objective, augment=augment, ema_length=ema_length, guidance=guidance, verbose=not quiet)
+                              p_uncond=p_uncond, vae=vae, opt=opt, objective=objective, augment=augment, ema_length=ema_length, loss_weight=loss_weight, guidance=guidance, verbose=not quiet)
     except _BAD_INPUT as e: _fail('fd_train', e)
     path = res.save(out, n_samples=n_samples, seed=seed)
     if is_main_process():

@@ -211,7 +211,7 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
                     augment:float=0., # probability of each geometric augmentation (the network is told which were applied)
                     sched:str='cos', # LR schedule: 'cos', 'isqrt' (EDM2) or 'const'
                     ema_length:float|None=0.05, # power-function EMA of this relative length (EDM2's σ_rel); None: `ema_decay`
-                    loss_weight:str='fixed', # 'fixed' (EDM's λ(σ)) or 'learned' (EDM2's per-σ uncertainty, notebook 16)
+                    loss_weight:str='learned', # 'learned' (EDM2's per-σ uncertainty weighting, notebook 16) or 'fixed' (EDM's λ(σ))
                     guidance:float=1.3, # with labels 'auto': the sampling recipe's classifier-free guidance weight, for σ in (0.28, 5.42] only (notebook 16; 1: none)
                     cbs=()) -> Trained: # more `Learner` callbacks
     "Train an EDM-preconditioned UNet (or DiT) denoiser on `data` for `epochs`, `max_steps` and/or `time_budget` seconds."

@@ -9,7 +9,7 @@ def _data(n=200):
     x, y = mnist5k_arrays(); i = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:n]
     return torch.from_numpy(x[i.numpy(), None]), torch.from_numpy(y[i.numpy()])
 
-@pytest.mark.parametrize('kw', [dict(), dict(objective='flow', opt='adamw'), dict(augment=0.5, opt='lion', lr=2e-4), dict(sched='isqrt', ema_length=None)])
+@pytest.mark.parametrize('kw', [dict(), dict(objective='flow', opt='adamw'), dict(augment=0.5, opt='lion', lr=2e-4), dict(sched='isqrt', ema_length=None, loss_weight='fixed')])
 def test_options_train_save_load(kw, tmp_path):
     t = train_diffusion(_data(), max_steps=3, verbose=False, device='cpu', **kw)
     x = t.sample(4, seed=1)
