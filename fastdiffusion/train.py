@@ -219,7 +219,7 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
     if max_steps is not None and max_steps < 1: raise ValueError(f"max_steps must be >= 1, got {max_steps}")
     _check_arch(arch, dit)
     if time_budget is not None and time_budget <= 0: raise ValueError(f"time_budget must be > 0 seconds, got {time_budget}")
-    for k, v in dict(bs=bs, lr=lr, steps=steps or 1).items():
+    for k, v in dict(bs=bs, lr=lr, steps=1 if steps is None else steps).items():
         if v <= 0: raise ValueError(f"{k} must be > 0, got {v}")
     if guidance < 0: raise ValueError(f"guidance must be >= 0, got {guidance}")
     get_sampler(sampler)   # an unknown name fails before any work

@@ -30,7 +30,8 @@ def test_labels_auto():
 
 @pytest.mark.parametrize('kw,msg', [(dict(opt='sgd'), "opt must be one of"), (dict(objective='v'), "objective must be one of"),
                                     (dict(sched='step'), "sched must be one of"), (dict(conditional='yes'), "conditional must be"),
-                                    (dict(augment=0.1, arch='dit'), "augment needs arch='unet'"), (dict(ema_length=0.5), "sigma_rel must be in")])
+                                    (dict(augment=0.1, arch='dit'), "augment needs arch='unet'"), (dict(ema_length=0.5), "sigma_rel must be in"),
+                                    (dict(steps=0), 'steps must be > 0'), (dict(guidance=-1), 'guidance must be >= 0')])
 def test_option_errors(kw, msg):
     with pytest.raises(ValueError, match=msg): train_diffusion(_data(), max_steps=1, verbose=False, device='cpu', **kw)
 
