@@ -6,12 +6,11 @@
 __all__ = ['teacher_pairs', 'PairNoisify', 'distill']
 
 # %% ../nbs/17_distill.ipynb #37f05b91
-import math, copy, time
-import torch, torch.nn as nn
-from functools import partial
+import math, copy
+import torch
 from .core import *
 from .data import get_dls
-from .learner import Learner, Callback, LRSchedCB, cos_sched
+from .learner import Learner, LRSchedCB, cos_sched
 from .karras import EDMLoss
 from .samplers import generate
 from .training import PowerEMACB
