@@ -77,7 +77,7 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
              bs:int=32, # batch size per process
              lr:float=2e-3, # peak learning rate
              out:str='fd_model', # output folder: model.safetensors, config.json, samples.png
-             arch:str='unet', # the network: 'unet' (a UNet on pixel blocks) or 'dit' (a diffusion transformer, notebook 13)
+             arch:str='unet', # the network: 'unet' (a UNet on pixel blocks), 'dit' (a diffusion transformer, notebook 13) or 'mpunet' (EDM2's magnitude-preserving UNet, notebook 16)
              channels:str='32,64', # UNet channels per level, comma-separated
              n_blocks:int=1, # ResBlocks per level
              patch:int=None, # pixel blocks folded into channels (UNet, default 2) or cut into tokens (DiT: 4, fewer where 4 leaves under 16 tokens)
@@ -116,10 +116,10 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
         _check(not (conditional and unconditional), "--conditional and --unconditional contradict each other: pass one")
         _check(0 < ema_length < 12**-0.5, f"--ema_length must be in (0, 0.2887), got {ema_length}")
         _check(loss_weight in ('fixed', 'learned'), f"--loss_weight must be fixed or learned, got {loss_weight!r}")
-        _check(arch in ('unet', 'dit'), f"--arch must be unet or dit, got {arch!r}")
+        _check(arch in ('unet', 'dit', 'mpunet'), f"--arch must be unet, dit or mpunet, got {arch!r}")
         dit = {k: v for k, v in dict(dim=dim, depth=depth, heads=heads).items() if v is not None}
         _check(arch == 'dit' or not dit, f"--{', --'.join(dit)} set the DiT: add --arch dit")
-        _check(arch == 'unet' or (task is None and not classifier), "--arch dit trains a generative model: --task and --classifier use their own networks")
+        _check(arch == 'unet' or (task is None and not classifier), f"--arch {arch} trains a generative model: --task and --classifier use their own networks")
         _check(patch is None or patch > 0, f"--patch must be > 0, got {patch}")
         _check(vae is None or (task is None and not classifier), "--vae trains a generative model on latents: --task and --classifier work on images")
         nfs = _ints(channels)

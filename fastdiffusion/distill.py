@@ -31,9 +31,14 @@ def teacher_pairs(trained, # a `Trained` model (the teacher)
 
 # %% ../nbs/17_distill.ipynb #4def7c15
 class PairNoisify:
-    "Batch transform for distillation: `(cat([x, eps]), label)` -> `(x + σ eps, σ, [label,] x, σ)`, σ = σ_max with probability `p_max`, else log-uniform in [`sigma_lo`, σ_max]."
-    def __init__(self, sigma_max:float=80., sigma_lo:float=0.05, p_max:float=0.25, labels:bool=False):
+    "Batch transform for distillation: `(cat([x, eps]), label)` -> `(x_σ, σ, [label,] x, σ)`, $x_\\sigma=(1-\\sigma/\\sigma_\\text{max})x+\\sigma\\epsilon$ on the straight line from the sample to the sampler's start $\\sigma_\\text{max}\\epsilon$; σ = σ_max with probability `p_max`, else log-uniform in [`sigma_lo`, σ_max]. With a `model` (the student), a share `p_chain` of each batch is at `sigma_mid` with the student's own one-call guess in place of `x`: what its second Euler step will see."
+    def __init__(self, sigma_max:float=80., sigma_lo:float=0.05, p_max:float=0.25, labels:bool=False,
+                 p_chain:float=0., sigma_mid:float=5., model=None):
         self.sigma_max, self.sigma_lo, self.p_max, self.labels = sigma_max, sigma_lo, p_max, labels
+        self.p_chain, self.sigma_mid, self.model = p_chain, sigma_mid, model
+    def line(self, x, eps, sigma):
+        "The point at `sigma` on the line from `x` (σ=0) to `sigma_max*eps` (σ=σ_max): an Euler step from any point of it lands on it again."
+        return bcast(1 - sigma/self.sigma_max, x) * x + bcast(sigma, x) * eps
     def __call__(self, b):
         xe, lab = b[0], b[1]
         C = xe.shape[1] // 2
@@ -41,7 +46,13 @@ class PairNoisify:
         u = torch.rand(len(x), device=x.device)
         lo, hi = math.log(self.sigma_lo), math.log(self.sigma_max)
         sigma = torch.where(torch.rand(len(x), device=x.device) < self.p_max, torch.full_like(u, self.sigma_max), (lo + u*(hi-lo)).exp())
-        xn = x + bcast(sigma, x) * eps
+        xn = self.line(x, eps, sigma)
+        m = round(self.p_chain * len(x)) if self.model is not None else 0
+        if m:   # the student's first call from pure noise, then the point at sigma_mid on the line through its guess
+            s_max, s_mid = torch.full_like(sigma[:m], self.sigma_max), torch.full_like(sigma[:m], self.sigma_mid)
+            with torch.no_grad(): guess = self.model(self.sigma_max * eps[:m], s_max, *([lab[:m]] if self.labels else []))
+            xn, sigma = xn.clone(), sigma.clone()
+            xn[:m], sigma[:m] = self.line(guess.to(xn.dtype), eps[:m], s_mid), s_mid
         return (xn, sigma, lab, x, sigma) if self.labels else (xn, sigma, x, sigma)
 
 # %% ../nbs/17_distill.ipynb #06d722c0
@@ -50,8 +61,11 @@ def distill(trained, # the teacher (`Trained`)
             max_steps:int=2000, # optimiser steps of the student
             bs:int=32, lr:float=5e-4,
             steps:int=2, # the student's default number of sampling steps (Euler)
-            sigma_min:float=2.5, # the student's last noise level before 0 (with `steps`=2: one step from σ_max to here, one to 0)
-            seed:int=0, verbose:bool=True, pairs=None):
+            sigma_min:float=5., # the student's last noise level before 0 (with `steps`=2: one step from σ_max to here, one to 0)
+            p_chain:float=0.25, # share of each batch at `sigma_min` on the line through the student's own one-call guess (0: none)
+            seed:int=0, verbose:bool=True,
+            pairs=None, # `teacher_pairs` made already (then `n_pairs` is ignored)
+            cbs=()): # more callbacks for the student's `Learner`
     "A student that maps the teacher's noise to its samples in a few Euler steps: trained on the straight lines from each sample to its noise (reflow distillation)."
     from fastdiffusion.train import Trained, _MaxSteps   # train imports this module's siblings: import here, not at the top
     x, eps, labels = pairs if pairs is not None else teacher_pairs(trained, n_pairs, seed, verbose=verbose)
@@ -60,12 +74,13 @@ def distill(trained, # the teacher (`Trained`)
     dls = get_dls((torch.cat([x, eps], 1), labels), bs=bs, valid_pct=0., seed=seed)
     ema = PowerEMACB((0.1,))
     s = trained.config['sampling']
-    learn = Learner(student, dls, EDMLoss(sd), lr=lr, n_inp=3 if labels is not None else 2,
-                    batch_tfm=PairNoisify(s['sigma_max'], labels=labels is not None),
-                    cbs=[LRSchedCB(cos_sched(0.05, 0.02)), ema, _MaxSteps(max_steps)])
+    tfm = PairNoisify(s['sigma_max'], labels=labels is not None, p_chain=p_chain, sigma_mid=sigma_min)
+    learn = Learner(student, dls, EDMLoss(sd), lr=lr, n_inp=3 if labels is not None else 2, batch_tfm=tfm,
+                    cbs=[LRSchedCB(cos_sched(0.05, 0.02)), ema, _MaxSteps(max_steps), *cbs])
+    tfm.model = learn.model   # the student as it trains (on its device), for the chained share of each batch
     learn.progress.disable = not verbose
     learn.fit(10**6, valid=False)
     cfg = copy.deepcopy(trained.config)
     cfg['sampling'] = dict({k: v for k, v in s.items() if k != 'guidance'}, sampler='euler', steps=steps, sigma_min=sigma_min)   # it learned the guided map
-    cfg['distilled'] = dict(n_pairs=len(x), max_steps=max_steps, bs=bs, lr=lr, teacher_sampling=s)
+    cfg['distilled'] = dict(n_pairs=len(x), max_steps=max_steps, bs=bs, lr=lr, p_chain=p_chain, teacher_sampling=s)
     return Trained(ema.ema_model.eval(), cfg, trained.gauss, learn, dict(steps=learn.fit_steps, train_time=round(learn.train_time, 1)), vae=trained.vae)

@@ -17,7 +17,7 @@ from .unet import PatchUNet
 from .transformer import DiT
 from .karras import Denoiser, EDMNoisify, EDMLoss
 from .samplers import GaussianDenoiser, get_sampler, sampler_inputs, generate, nfe
-from .training import PowerEMACB, Augment, AUG_DIM, OPTIMISERS, FlowDenoiser, FlowLoss, isqrt_sched, LossWeight, LossWeightCB
+from .training import MPUNet, PowerEMACB, Augment, AUG_DIM, OPTIMISERS, FlowDenoiser, FlowLoss, isqrt_sched, LossWeight, LossWeightCB
 
 # %% auto #0
 __all__ = ['ARCHS', 'DENOISERS', 'DIT_DEFAULTS', 'throughput', 'fit_gauss', 'Trained', 'train_diffusion']
@@ -142,7 +142,7 @@ class Trained:
     def __repr__(self): return f"Trained({json.dumps(self.stats)})"
 
 # %% ../nbs/09_train.ipynb #cd2ef12c
-ARCHS = ('unet', 'dit')
+ARCHS = ('unet', 'dit', 'mpunet')
 DENOISERS = ('Denoiser', 'FlowDenoiser')   # the preconditionings a trained model may have (notebooks 06 and 16)
 DIT_DEFAULTS = dict(dim=128, depth=4, heads=4, mlp_ratio=4.)   # about the recipe UNet's training speed on a CPU (notebook 13)
 
@@ -152,11 +152,11 @@ def _check_arch(arch:str, dit:dict|None):
     if bad: raise ValueError(f"unknown DiT settings {bad}: `dit` takes {', '.join(DIT_DEFAULTS)} (the patch size is `patch`)")
 
 def _make_net(arch:str, shape, patch:int|None, unet:dict, dit:dict|None, n_classes:int|None) -> nn.Module:
-    "The raw network for images of `shape` (C,H,W): a `PatchUNet` (`unet` settings) or a `DiT` (`dit` settings over `DIT_DEFAULTS`)."
+    "The raw network for images of `shape` (C,H,W): a `PatchUNet` (`unet` settings), EDM2's magnitude-preserving `MPUNet` (the same settings, notebook 16) or a `DiT` (`dit` settings over `DIT_DEFAULTS`)."
     C, H, W = shape
-    if arch == 'unet':
+    if arch in ('unet', 'mpunet'):
         p = patch or 2
-        net = PatchUNet(C, p, **unet, n_classes=n_classes)
+        net = (PatchUNet if arch == 'unet' else MPUNet)(C, p, **unet, n_classes=n_classes)
         if H % net.multiple or W % net.multiple:
             raise ValueError(f"Images of {H}x{W} do not fit {len(unet['nfs'])} UNet levels on {p}x{p} blocks: "
                              f"the size must be a multiple of {net.multiple} (pass `size`; for a VAE's latents, arch='dit')")
@@ -187,7 +187,7 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
                     warmup:float=0.05, # fraction of training with a linear LR warm-up
                     final_lr:float=0.02, # the LR at the end, as a fraction of `lr` (cosine decay)
                     ema_decay:float=0.999, # EMA decay, capped by `EMACB`'s warm-up min(d, (1+n)/(10+n)): below ~9/(1-d) steps it averages about the last 10% of steps
-                    arch:str='unet', # the network: 'unet' (`PatchUNet`, notebook 04) or 'dit' (`DiT`, notebook 13)
+                    arch:str='unet', # the network: 'unet' (`PatchUNet`, notebook 04), 'dit' (`DiT`, notebook 13) or 'mpunet' (`MPUNet`, notebook 16)
                     nfs=(32, 64), # UNet channels per level
                     n_blocks:int=1, # ResBlocks per level
                     attn_levels=(1,), # levels with self-attention

@@ -7,12 +7,13 @@ from __future__ import annotations
 import math, copy
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from .learner import Callback, unwrap_model
-from .core import check_sigma, bcast
+from .core import check_sigma, check_labels, bcast
 
 # %% auto #0
 __all__ = ['AUG_DIM', 'OPTIMISERS', 'sigma_rel_to_gamma', 'gamma_to_sigma_rel', 'power_ema_beta', 'power_ema_weights',
            'posthoc_coefs', 'PowerEMACB', 'Augment', 'nearest', 'Lion', 'orthogonalise', 'Muon', 'FlowDenoiser',
-           'FlowLoss', 'isqrt_sched', 'LossWeight', 'LossWeightCB']
+           'FlowLoss', 'isqrt_sched', 'LossWeight', 'LossWeightCB', 'normalize', 'mp_silu', 'mp_sum', 'mp_cat',
+           'MPFourier', 'MPConv', 'MPBlock', 'MPUNet']
 
 # %% ../nbs/16_training.ipynb #4f8e3c45
 def sigma_rel_to_gamma(sigma_rel:float) -> float:
@@ -268,3 +269,163 @@ class LossWeightCB(Callback):
         if learn.accelerator.num_processes > 1:
             for p in self.loss.parameters():
                 if p.grad is not None: p.grad = learn.accelerator.reduce(p.grad, 'mean')
+
+# %% ../nbs/16_training.ipynb #289ce549
+def normalize(x, dim=None, eps:float=1e-4) -> torch.Tensor:
+    "Scale `x` so each slice over `dim` (default: all but the first) has unit RMS, i.e. norm sqrt(fan-in) for a weight row."
+    if dim is None: dim = tuple(range(1, x.ndim))
+    n = torch.linalg.vector_norm(x, dim=dim, keepdim=True, dtype=torch.float32)
+    n = eps + n * math.sqrt(n.numel() / x.numel())   # norm / sqrt(number of elements per slice)
+    return x / n.to(x.dtype)
+
+def mp_silu(x) -> torch.Tensor:
+    "SiLU rescaled to unit output magnitude for unit-variance Gaussian input (eq. 81)."
+    return F.silu(x) / 0.596
+
+def mp_sum(a, b, t:float=0.5) -> torch.Tensor:
+    "Weighted sum $(1-t)a+tb$ rescaled so independent unit-variance inputs give unit variance (eq. 88)."
+    return a.lerp(b, t) / math.sqrt((1-t)**2 + t**2)
+
+def mp_cat(a, b, dim:int=1, t:float=0.5) -> torch.Tensor:
+    "Concatenation with `a`, `b` weighted (1-t):t overall, regardless of their widths, keeping unit magnitude (eq. 103)."
+    na, nb = a.shape[dim], b.shape[dim]
+    c = math.sqrt((na + nb) / ((1-t)**2 + t**2))
+    return torch.cat([a * (c*(1-t)/math.sqrt(na)), b * (c*t/math.sqrt(nb))], dim=dim)
+
+class MPFourier(nn.Module):
+    "Fourier features $\\sqrt2\\cos(2\\pi(f t + \\varphi))$ with fixed random frequencies and phases, unit RMS (eq. 75)."
+    def __init__(self, n:int, bandwidth:float=1., seed:int=0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)   # fixed: the same features whatever the global RNG state (also saved as buffers)
+        self.register_buffer('freqs', 2*math.pi*bandwidth*torch.randn(n, generator=g))
+        self.register_buffer('phases', 2*math.pi*torch.rand(n, generator=g))
+    def forward(self, t):
+        "Features (B,n) of `t` (B,)."
+        return (torch.outer(t.float(), self.freqs) + self.phases).cos() * math.sqrt(2)
+
+class MPConv(nn.Module):
+    "Bias-free conv (`kernel`=(k,k)) or linear layer (`kernel`=()) with normalised weights scaled by `gain`/sqrt(fan-in) (eq. 47), forced weight normalisation (eq. 66)."
+    def __init__(self, in_ch:int, out_ch:int, kernel=()):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_ch, in_ch, *kernel))
+    def forward(self, x, gain=1.):
+        w = self.weight.float()
+        if self.training:
+            with torch.no_grad(): self.weight.copy_(normalize(w))   # forced weight normalisation: stored rows kept at norm sqrt(fan-in) (eq. 66)
+        w = normalize(w) * (gain / math.sqrt(w[0].numel()))         # normalised again so gradients see it; unit-norm rows times gain (eq. 47)
+        w = w.to(x.dtype)
+        if w.ndim == 2: return F.linear(x, w)
+        return F.conv2d(x, w, padding=w.shape[-1]//2)
+
+# %% ../nbs/16_training.ipynb #4106280c
+class MPBlock(nn.Module):
+    "EDM2 encoder (`enc`) or decoder (`dec`) residual block with optional 2x resampling and cosine self-attention (Fig. 21)."
+    def __init__(self, ni:int, nf:int, emb_dim:int, flavor:str='enc', resample:str='keep', attn:bool=False, head_dim:int=32,
+                 dropout:float=0., res_balance:float=0.3, attn_balance:float=0.3, clip_act:float|None=256):
+        super().__init__()
+        if flavor not in ('enc', 'dec'): raise ValueError(f"`flavor` must be 'enc' or 'dec', got {flavor!r}")
+        if resample not in ('keep', 'down', 'up'): raise ValueError(f"`resample` must be 'keep', 'down' or 'up', got {resample!r}")
+        if attn and nf % head_dim: raise ValueError(f"Channels ({nf}) must be a multiple of `head_dim` ({head_dim})")
+        self.flavor, self.resample, self.dropout, self.clip_act = flavor, resample, dropout, clip_act
+        self.res_balance, self.attn_balance = res_balance, attn_balance
+        self.n_heads = nf // head_dim if attn else 0
+        self.conv_skip = MPConv(ni, nf, (1,1)) if ni != nf else None
+        self.conv_res0 = MPConv(nf if flavor == 'enc' else ni, nf, (3,3))
+        self.emb_linear, self.emb_gain = MPConv(emb_dim, nf), nn.Parameter(torch.zeros([]))
+        self.conv_res1 = MPConv(nf, nf, (3,3))
+        self.attn_qkv = MPConv(nf, 3*nf, (1,1)) if attn else None
+        self.attn_proj = MPConv(nf, nf, (1,1)) if attn else None
+
+    def attend(self, x):
+        "Multi-head self-attention over the pixels with q, k, v each normalised per head and pixel (cosine attention)."
+        B, C, H, W = x.shape
+        qkv = self.attn_qkv(x).reshape(B, 3, self.n_heads, C//self.n_heads, H*W)
+        q, k, v = normalize(qkv, dim=3).transpose(-1, -2).unbind(1)                     # 3 x (B,heads,HW,d), unit RMS per pixel and head
+        y = F.scaled_dot_product_attention(q, k, v)                                     # softmax(q k^T / sqrt(d)) v
+        return self.attn_proj(y.transpose(-1, -2).reshape(B, C, H, W))
+
+    def forward(self, x, emb):
+        if self.resample == 'down': x = F.avg_pool2d(x, 2)                             # EDM2's [1,1] filter: 2x2 box average
+        elif self.resample == 'up': x = F.interpolate(x, scale_factor=2., mode='nearest')   # [1,1] filter transposed: nearest
+        if self.flavor == 'enc':
+            if self.conv_skip is not None: x = self.conv_skip(x)
+            x = normalize(x, dim=1)                                                     # pixel norm
+        y = self.conv_res0(mp_silu(x))
+        c = self.emb_linear(emb, gain=self.emb_gain) + 1                                # multiplicative conditioning, 1 at init
+        y = mp_silu(y * c[:, :, None, None].to(y.dtype))
+        y = F.dropout(y, self.dropout, self.training)
+        y = self.conv_res1(y)
+        if self.flavor == 'dec' and self.conv_skip is not None: x = self.conv_skip(x)
+        x = mp_sum(x, y, t=self.res_balance)                                           # residual (eq. 88, t=0.3)
+        if self.n_heads: x = mp_sum(x, self.attend(x), t=self.attn_balance)
+        return x if self.clip_act is None else x.clamp(-self.clip_act, self.clip_act)
+
+@register_arch
+class MPUNet(nn.Module):
+    "EDM2's magnitude-preserving UNet (config G) on `patch`x`patch` pixel blocks folded into channels; keywords and call as `PatchUNet`."
+    def __init__(self, in_ch:int=1,             # channels of the images
+                 patch:int=2,                   # side of the pixel blocks (1: none)
+                 nfs=(32,64),                   # channels per level; level i works at resolution H/(patch*2**i)
+                 n_blocks:int=1,                # blocks per level on the way down (one more on the way up)
+                 attn_levels=(1,),              # levels (indices into `nfs`) with self-attention in each block
+                 mid_attn:bool=True,            # self-attention in the first middle block
+                 head_dim:int=32,               # channels per attention head
+                 emb_dim:int|None=None,         # width of the embedding (default max(nfs), as EDM2)
+                 dropout:float=0.,              # dropout inside the residual branches
+                 n_classes:int|None=None,       # number of class labels (None: unconditional); label `n_classes` means "no label"
+                 **ignored):                    # other `PatchUNet` keywords that mean nothing here (`groups`: there is no GroupNorm)
+        super().__init__()
+        if ignored.get('cond_dim'): raise ValueError("MPUNet does not support `cond_dim` (embedding conditioning)")
+        if set(ignored) - {'groups', 'cond_dim'}: raise TypeError(f"MPUNet got unexpected keywords {sorted(set(ignored) - {'groups', 'cond_dim'})}")
+        nfs, attn_levels = tuple(nfs), tuple(attn_levels)
+        if patch < 1: raise ValueError(f"`patch` must be >= 1, got {patch}")
+        if not nfs: raise ValueError("`nfs` needs at least one level")
+        if any(l not in range(len(nfs)) for l in attn_levels): raise ValueError(f"`attn_levels` {attn_levels} must be in range(len(nfs)) = range({len(nfs)})")
+        self.config = dict(in_ch=in_ch, patch=patch, nfs=list(nfs), n_blocks=n_blocks, attn_levels=list(attn_levels), mid_attn=mid_attn,
+                           head_dim=head_dim, emb_dim=emb_dim, dropout=dropout, n_classes=n_classes)
+        self.patch, self.n_levels, self.n_classes = patch, len(nfs), n_classes
+        emb_dim, c = emb_dim or max(nfs), in_ch*patch**2
+        # Embedding: Fourier features of the noise level, plus a one-hot class (the null class `n_classes` included)
+        self.emb_fourier, self.emb_noise = MPFourier(nfs[0]), MPConv(nfs[0], emb_dim)
+        self.emb_label = MPConv(n_classes+1, emb_dim) if n_classes else None
+        blk = lambda ni, nf, **kw: MPBlock(ni, nf, emb_dim, head_dim=head_dim, dropout=dropout, **kw)
+        # Encoder: input conv (with the constant-ones channel), then blocks; a downsampling block starts each later level
+        self.conv_in, ch = MPConv(c+1, nfs[0], (3,3)), nfs[0]
+        self.enc, skips = nn.ModuleList(), [ch]
+        for i, nf in enumerate(nfs):
+            if i > 0: self.enc.append(blk(ch, ch, flavor='enc', resample='down')); skips.append(ch)
+            for _ in range(n_blocks): self.enc.append(blk(ch, nf, flavor='enc', attn=i in attn_levels)); ch = nf; skips.append(ch)
+        # Decoder: two middle blocks (or an upsampling block), then `n_blocks+1` blocks each taking a skip by `mp_cat`
+        self.dec, self.takes_skip = nn.ModuleList(), []
+        for i, nf in reversed(list(enumerate(nfs))):
+            if i == len(nfs)-1: new = [blk(ch, ch, flavor='dec', attn=mid_attn), blk(ch, ch, flavor='dec')]
+            else: new = [blk(ch, ch, flavor='dec', resample='up')]
+            self.dec.extend(new); self.takes_skip += [False]*len(new)
+            for _ in range(n_blocks+1):
+                self.dec.append(blk(ch + skips.pop(), nf, flavor='dec', attn=i in attn_levels)); ch = nf; self.takes_skip.append(True)
+        self.conv_out, self.out_gain = MPConv(ch, c, (3,3)), nn.Parameter(torch.zeros([]))   # gain 0: the output is exactly 0 at init
+
+    @property
+    def multiple(self) -> int: return self.patch * 2**(self.n_levels-1)
+
+    def forward(self, x, t, labels=None):
+        "Output (B,in_ch,H,W) for images `x` (B,in_ch,H,W), noise inputs `t` (B,) (e.g. c_noise = ln(sigma)/4), class `labels` (B,) (None: the null class)."
+        if x.ndim != 4: raise ValueError(f"MPUNet expects images (B,C,H,W), got shape {tuple(x.shape)}")
+        if x.shape[-2] % self.multiple or x.shape[-1] % self.multiple:
+            raise ValueError(f"Image size {tuple(x.shape[-2:])} must be divisible by {self.multiple} (patch {self.patch}, {self.n_levels} levels)")
+        t = check_sigma(t, x, torch.float32, name='t')
+        emb = self.emb_noise(self.emb_fourier(t))
+        if self.emb_label is not None:
+            k = self.n_classes + 1
+            labels = torch.full((len(x),), self.n_classes, device=x.device) if labels is None else check_labels(labels, len(x), self.n_classes).to(x.device)
+            emb = mp_sum(emb, self.emb_label(F.one_hot(labels, k).float() * math.sqrt(k)), t=0.5)   # one-hot scaled to unit RMS
+        emb = mp_silu(emb)
+        h = F.pixel_unshuffle(x, self.patch) if self.patch > 1 else x
+        h = self.conv_in(torch.cat([h, torch.ones_like(h[:, :1])], 1))                 # constant channel: a bias the convs lack
+        hs = [h]
+        for b in self.enc: h = b(h, emb); hs.append(h)
+        for b, cat in zip(self.dec, self.takes_skip):
+            if cat: h = mp_cat(h, hs.pop(), t=0.5)                                      # skip connection (eq. 103)
+            h = b(h, emb)
+        h = self.conv_out(h, gain=self.out_gain)
+        return F.pixel_shuffle(h, self.patch) if self.patch > 1 else h
