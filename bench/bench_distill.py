@@ -48,7 +48,7 @@ def adversarial_cb(weight:float, sigma_gan:float, lr:float=2e-4):
 
 @call_parse
 def main(teacher:str=None, # folder of the teacher model
-         n_pairs:int=10000, max_steps:int=2000, n:int=1000, threads:int=1, out:str=None,
+         n_pairs:int=20000, max_steps:int=6000, n:int=1000, threads:int=1, out:str=None,
          p_chain:float=0.25, sigma_min:float=5., # `distill`'s settings
          adv:float=0., # weight of an adversarial loss (0: none)
          trial:str=None, # train only a student with these settings and append its rows to trials.jsonl
