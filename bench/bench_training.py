@@ -33,7 +33,7 @@ VARIANTS = dict(
     muon_labels=dict(opt='muon', conditional=True), muon_flow=dict(opt='muon', objective='flow'),
 )
 NEW = dict(new=dict(), new_learned=dict(loss_weight='learned'), new_isqrt=dict(sched='isqrt'),   # one change to today's defaults
-           new_mp=dict(arch='mpunet', lr=2e-2), new_mp_lr1e2=dict(arch='mpunet', lr=1e-2),   # EDM2's magnitude-preserving UNet (learned weight: the default by then); 10x the lr: its weight entries are about 20x larger
+           new_mp=dict(arch='mpunet', lr=2e-2), new_mp_lr1e2=dict(arch='mpunet', lr=1e-2), new_mp_lr4e2=dict(arch='mpunet', lr=4e-2),   # EDM2's magnitude-preserving UNet (learned weight: the default by then); 10x the lr: its weight entries are about 20x larger
            new_mp_adam=dict(arch='mpunet', opt='adamw', lr=1e-2, sched='isqrt'))   # ... with EDM2's own optimiser settings (Adam 1e-2, inverse-sqrt decay)
 
 def score(model_or_trained, fe, ev, n:int, labels=None, seed:int=1, **kw) -> dict:
