@@ -58,7 +58,7 @@ class PairNoisify:
 # %% ../nbs/17_distill.ipynb #06d722c0
 def distill(trained, # the teacher (`Trained`)
             n_pairs:int=20000, # teacher samples to learn from
-            max_steps:int=2000, # optimiser steps of the student
+            max_steps:int=6000, # optimiser steps of the student (the benchmark's: about 30 minutes on one CPU thread)
             bs:int=32, lr:float=5e-4,
             steps:int=2, # the student's default number of sampling steps (Euler)
             sigma_min:float=5., # the student's last noise level before 0 (with `steps`=2: one step from σ_max to here, one to 0)
