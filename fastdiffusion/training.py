@@ -12,8 +12,8 @@ from .core import check_sigma, check_labels, bcast
 # %% auto #0
 __all__ = ['AUG_DIM', 'OPTIMISERS', 'sigma_rel_to_gamma', 'gamma_to_sigma_rel', 'power_ema_beta', 'power_ema_weights',
            'posthoc_coefs', 'PowerEMACB', 'Augment', 'nearest', 'Lion', 'orthogonalise', 'Muon', 'FlowDenoiser',
-           'FlowLoss', 'isqrt_sched', 'LossWeight', 'LossWeightCB', 'normalize', 'mp_silu', 'mp_sum', 'mp_cat',
-           'MPFourier', 'MPConv', 'MPBlock', 'MPUNet']
+           'FlowLoss', 'isqrt_sched', 'MPFourier', 'LossWeight', 'LossWeightCB', 'normalize', 'mp_silu', 'mp_sum',
+           'mp_cat', 'MPConv', 'MPBlock', 'MPUNet']
 
 # %% ../nbs/16_training.ipynb #4f8e3c45
 def sigma_rel_to_gamma(sigma_rel:float) -> float:
@@ -238,20 +238,28 @@ def isqrt_sched(warmup:float=0.05, ref:float=0.1):
     return sched
 
 # %% ../nbs/16_training.ipynb #0f8477f8
+class MPFourier(nn.Module):
+    "Fourier features $\\sqrt2\\cos(2\\pi(f t + \\varphi))$ with fixed random frequencies and phases, unit RMS (eq. 75)."
+    def __init__(self, n:int, bandwidth:float=1., seed:int=0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)   # fixed: the same features whatever the global RNG state (also saved as buffers)
+        self.register_buffer('freqs', 2*math.pi*bandwidth*torch.randn(n, generator=g))
+        self.register_buffer('phases', 2*math.pi*torch.rand(n, generator=g))
+    def forward(self, t):
+        "Features (B,n) of `t` (B,)."
+        return (torch.outer(t.float(), self.freqs) + self.phases).cos() * math.sqrt(2)
+
 class LossWeight(nn.Module):
     "EDM2's learned loss weighting (Karras et al. 2024, App. B.2): $\\lambda(\\sigma)\\|D-y\\|^2/e^{u(\\sigma)} + u(\\sigma)$, $u$ a linear head on Fourier features of $\\ln\\sigma/4$."
     def __init__(self, weight, # the fixed weight $\lambda(\sigma)$: a function of σ (B,) -> (B,)
                  n_freq:int=128, seed:int=0):
         super().__init__()
-        g = torch.Generator().manual_seed(seed)
-        self.weight = weight
-        self.register_buffer('freqs', torch.randn(n_freq, generator=g)); self.register_buffer('phases', torch.rand(n_freq, generator=g))
+        self.weight, self.fourier = weight, MPFourier(n_freq, seed=seed)
         self.linear = nn.Linear(n_freq, 1)
         nn.init.zeros_(self.linear.weight); nn.init.zeros_(self.linear.bias)   # u = 0: the plain weighted loss at the start
     def logvar(self, sigma:torch.Tensor) -> torch.Tensor:
         "$u(\\sigma)$ for each σ of the batch (B,)."
-        c = sigma.to(self.freqs.dtype).log()[:, None] / 4
-        return self.linear(torch.cos(2 * math.pi * (c * self.freqs + self.phases)) * 2**0.5)[:, 0]
+        return self.linear(self.fourier(sigma.float().log() / 4))[:, 0]
     def forward(self, denoised, y, sigma):
         per = (bcast(self.weight(sigma), y) * (denoised - y).float()**2).flatten(1).mean(1)
         u = self.logvar(sigma)
@@ -291,17 +299,6 @@ def mp_cat(a, b, dim:int=1, t:float=0.5) -> torch.Tensor:
     na, nb = a.shape[dim], b.shape[dim]
     c = math.sqrt((na + nb) / ((1-t)**2 + t**2))
     return torch.cat([a * (c*(1-t)/math.sqrt(na)), b * (c*t/math.sqrt(nb))], dim=dim)
-
-class MPFourier(nn.Module):
-    "Fourier features $\\sqrt2\\cos(2\\pi(f t + \\varphi))$ with fixed random frequencies and phases, unit RMS (eq. 75)."
-    def __init__(self, n:int, bandwidth:float=1., seed:int=0):
-        super().__init__()
-        g = torch.Generator().manual_seed(seed)   # fixed: the same features whatever the global RNG state (also saved as buffers)
-        self.register_buffer('freqs', 2*math.pi*bandwidth*torch.randn(n, generator=g))
-        self.register_buffer('phases', 2*math.pi*torch.rand(n, generator=g))
-    def forward(self, t):
-        "Features (B,n) of `t` (B,)."
-        return (torch.outer(t.float(), self.freqs) + self.phases).cos() * math.sqrt(2)
 
 class MPConv(nn.Module):
     "Bias-free conv (`kernel`=(k,k)) or linear layer (`kernel`=()) with normalised weights scaled by `gain`/sqrt(fan-in) (eq. 47), forced weight normalisation (eq. 66)."
