@@ -49,11 +49,12 @@ def adversarial_cb(weight:float, sigma_gan:float, lr:float=2e-4):
 @call_parse
 def main(teacher:str=None, # folder of the teacher model
          n_pairs:int=20000, max_steps:int=6000, n:int=1000, threads:int=1, out:str=None,
-         p_chain:float=0.25, sigma_min:float=5., # `distill`'s settings
+         p_chain:float=0.25, sigma_min:float=5., p_max:float=0.5, p_mid:float=0.5, opt:str='muon', lr:float=2e-3, # `distill`'s settings (its defaults)
          adv:float=0., # weight of an adversarial loss (0: none)
          trial:str=None, # train only a student with these settings and append its rows to trials.jsonl
          mids:str='2.5,5,10', # with `trial`: middle noise levels tried at 2 calls
-         pairs:str=None): # a file to keep the teacher's pairs in
+         pairs:str=None, # a file to keep the teacher's pairs in
+         save:str=None): # also save the student in this folder
     "Distil `teacher` and score it and its student at 1, 2, 4 (and 10) NFE."
     sys.path.insert(0, str(Path(__file__).parent))
     from digit_eval import digit_eval
@@ -83,9 +84,10 @@ def main(teacher:str=None, # folder of the teacher model
         if pairs: torch.save(dict(x=P[0], eps=P[1], labels=P[2]), pairs)
     t_pairs = time.perf_counter() - t0
     set_seed(0)
-    s = distill(t, pairs=P, max_steps=max_steps, verbose=False, p_chain=p_chain, sigma_min=sigma_min,
+    s = distill(t, pairs=P, max_steps=max_steps, verbose=False, p_chain=p_chain, sigma_min=sigma_min, p_max=p_max, p_mid=p_mid, opt=opt, lr=lr,
                 cbs=[adversarial_cb(adv, sigma_min)] if adv else [])
-    settings = dict(n_pairs=len(P[0]), student_steps=max_steps, p_chain=p_chain, sigma_min=sigma_min, adv=adv)
+    if save: s.save(save, n_samples=0)
+    settings = dict(n_pairs=len(P[0]), student_steps=max_steps, p_chain=p_chain, sigma_min=sigma_min, adv=adv, p_max=p_max, p_mid=p_mid, opt=opt, lr=lr)
     if trial:
         trows = []
         for k, mid in [(1, None), *[(2, float(v)) for v in mids.split(',')], (4, sigma_min)]:

@@ -11,6 +11,15 @@ buys (`max_steps`), so the comparison does not depend on how busy the machine is
 notebook 08: FID against 2,500 real digits, and the fraction read with a top probability above 0.9; sampling speed
 includes decoding. The row `real` is the floor; `VAE reconstructions` scores the VAE alone on 1,000 real digits.
 Results go to `nbs/bench/latent/` (`results.json`, `results.md`, a sample grid per model).
+
+    OMP_NUM_THREADS=1 python bench/bench_latent.py --stated kl1e-3 --kl 1e-3 --vae_steps 4000
+
+`--stated NAME` is the other reading of "equal budget": the VAE's cost is stated, not charged. A VAE is trained for
+`vae_steps` (cosine LR decay to 2%) or loaded from `--vae_dir`, then a latent UNet (`--lunet`: channels x blocks) with
+all of `train_diffusion`'s defaults trains for `--steps`, the steps of notebook 16's rows of the pixel recipe
+(`bench_training.py --variant new_learned`, the same scoring: 1,000 class-balanced samples, the model alone at 10
+NFE and the guided recipe). Its row goes to `nbs/bench/latent/stated.jsonl`, with the VAE's reconstruction FID, both
+networks' forward cost (MFLOPs per image and call) and their sampling speed measured side by side.
 """
 import json, time, datetime, platform
 from pathlib import Path
@@ -53,13 +62,62 @@ def _kl_sweep(dest, kls, bs, x, real, ev, fe):
         print(rows[-1], flush=True)
     (dest/'kl_sweep.json').write_text(json.dumps(rows, indent=1))
 
+def _stated(name, dest, x, real, fe, ev, floor, vae_steps, kl, vae_dir, steps, lunet, n, vae_out=None):
+    "One latent model on a VAE whose training cost is stated (see the docstring), to `stated.jsonl`."
+    from torch.utils.flop_counter import FlopCounterMode
+    from fastdiffusion.core import set_seed, save_grid
+    from fastdiffusion.data import mnist5k_arrays
+    from fastdiffusion.train import train_diffusion, Trained, throughput
+    from fastdiffusion.vae import train_vae, AutoEncoder
+    from bench_training import score
+    row = dict(name=name, floor=floor['fid'])
+    if vae_dir: ae = AutoEncoder.load(vae_dir, device='cpu')
+    else:
+        ae = train_vae(x, steps=vae_steps, kl_weight=kl, final_lr=0.02, seed=0, device='cpu', verbose=False)
+        if vae_out: ae.save(vae_out)
+    row.update(vae_steps=ae.stats['steps'], vae_s=ae.stats['train_time'], kl_weight=ae.config['training']['kl_weight'], scale=ae.scale)
+    rec = ae.reconstruct(real)
+    row.update(rec_fid=round(ev.fid(rec), 3), rec_confident=round(fe.confident(rec), 4))
+    print(row, flush=True)
+    nf, nb = (int(v) for v in lunet.split('x'))
+    arch = dict(nfs=(nf,), n_blocks=nb, attn_levels=(0,))
+    y = torch.from_numpy(mnist5k_arrays()[1]).long()
+    set_seed(0)
+    t = train_diffusion((x, y), max_steps=steps, seed=0, device='cpu', verbose=False, arch='unet', patch=1, vae=ae, **arch)
+    row.update(lunet=lunet, steps=steps, n_params=t.stats['n_params'], train_s=t.stats['train_time'])
+    labels = torch.arange(n) % 10
+    r, xs = score(Trained(t.model, t.config, t.gauss, vae=ae), fe, ev, n, labels, steps=10, guidance=1); row['unguided'] = r
+    r, xs = score(t, fe, ev, n, labels); row['guided'] = r
+    save_grid(xs[:64], dest/f'stated_{name}.png', nrow=8)
+    px = train_diffusion((x, y), max_steps=1, seed=0, device='cpu', verbose=False)   # the pixel recipe's network and sampler (for speed only)
+    def mflops(f, shape):
+        with FlopCounterMode(display=False) as c: f(torch.randn(4, *shape))
+        return round(c.get_total_flops() / 4 / 1e6, 1)
+    lab4, one = torch.zeros(4, dtype=torch.long), torch.ones(4)
+    with torch.no_grad():
+        row['mflops'] = dict(pixel=mflops(lambda z: px.model.net(z, one, labels=lab4), (1, 28, 28)),
+                             latent=mflops(lambda z: t.model.net(z, one, labels=lab4), (4, 7, 7)), decode=mflops(ae.model.decode, (4, 7, 7)))
+    sp, tr = dict(pixel=[], latent=[]), dict(pixel=[], latent=[])
+    for _ in range(3):   # interleaved, best of three: what each costs when the machine is least busy
+        for k, m in (('pixel', px), ('latent', t)):
+            t0 = time.perf_counter(); m.sample(500, seed=1, bs=500, labels=torch.arange(500) % 10); sp[k].append(500 / (time.perf_counter() - t0))
+            tr[k].append(throughput(m.raw_model.net, tuple(m.config['image_shape']), secs=3.))
+    row['sample_img_per_s'] = {k: round(max(v), 1) for k, v in sp.items()}
+    row['train_img_per_s'] = {k: round(max(v), 1) for k, v in tr.items()}
+    print(row, flush=True)
+    with open(dest/'stated.jsonl', 'a') as f: f.write(json.dumps(row) + '\n')
+
 @call_parse
 def main(budget:float=300., # seconds of training each model's measured speed buys, VAE included
          vae_frac:float=1/3, # the share of a latent model's budget spent on its VAE
          n:int=1000, # samples scored per model
          rounds:int=3, secs:float=4., # interleaved speed measurements per network, seconds each
          bs:int=32, out:str=None,
-         kl_sweep:str=None): # e.g. '1e-4,1e-3': instead, retrain the VAE with these KL weights and the latent UNet on it, at the steps of results.json
+         kl_sweep:str=None, # e.g. '1e-4,1e-3': instead, retrain the VAE with these KL weights and the latent UNet on it, at the steps of results.json
+         stated:str=None, # a name: instead, one latent model on a VAE whose cost is stated (see above), to stated.jsonl
+         vae_steps:int=4000, kl:float=1e-3, vae_dir:str=None, # with `stated`: the VAE's steps and KL weight, or a saved VAE
+         vae_out:str=None, # with `stated`: save the VAE trained here in this folder
+         steps:int=2500, lunet:str='64x2'): # with `stated`: the denoiser's steps, and the latent UNet's channels x blocks
     "Train the pixel recipe and latent models for the same total budget, sample each at 10 NFE and score them."
     from fastdiffusion.core import set_seed, save_grid
     from digit_eval import digit_eval
@@ -71,6 +129,7 @@ def main(budget:float=300., # seconds of training each model's measured speed bu
     dest = Path(out) if out else OUT; dest.mkdir(parents=True, exist_ok=True)
     fe, ev, x, real, floor = digit_eval(n, 'real digits')
     rows = dict(real=floor)
+    if stated: return _stated(stated, dest, x, real, fe, ev, floor, vae_steps, kl, vae_dir, steps, lunet, n, vae_out)
     if kl_sweep: return _kl_sweep(dest, [float(v) for v in kl_sweep.split(',')], bs, x, real, ev, fe)
     dits = dict(latent_dit=DIT_DEFAULTS, latent_dit_small=dict(DIT_DEFAULTS, dim=64))
     lunet = LUNET

@@ -13,7 +13,7 @@ from .data import get_dls
 from .learner import Learner, LRSchedCB, cos_sched
 from .karras import EDMLoss
 from .samplers import generate
-from .training import PowerEMACB
+from .training import PowerEMACB, OPTIMISERS
 
 # %% ../nbs/17_distill.ipynb #c222b1e4
 @torch.no_grad()
@@ -31,11 +31,12 @@ def teacher_pairs(trained, # a `Trained` model (the teacher)
 
 # %% ../nbs/17_distill.ipynb #4def7c15
 class PairNoisify:
-    "Batch transform for distillation: `(cat([x, eps]), label)` -> `(x_σ, σ, [label,] x, σ)`, $x_\\sigma=(1-\\sigma/\\sigma_\\text{max})x+\\sigma\\epsilon$ on the straight line from the sample to the sampler's start $\\sigma_\\text{max}\\epsilon$; σ = σ_max with probability `p_max`, else log-uniform in [`sigma_lo`, σ_max]. With a `model` (the student), a share `p_chain` of each batch is at `sigma_mid` with the student's own one-call guess in place of `x`: what its second Euler step will see."
+    "Batch transform for distillation: `(cat([x, eps]), label)` -> `(x_σ, σ, [label,] x, σ)`, $x_\\sigma=(1-\\sigma/\\sigma_\\text{max})x+\\sigma\\epsilon$ on the straight line from the sample to the sampler's start $\\sigma_\\text{max}\\epsilon$; σ = σ_max with probability `p_max`, `sigma_mid` with probability `p_mid`, else log-uniform in [`sigma_lo`, σ_max]. With a `model` (the student), a share `p_chain` of each batch is at `sigma_mid` with the student's own one-call guess in place of `x`: what its second Euler step will see."
     def __init__(self, sigma_max:float=80., sigma_lo:float=0.05, p_max:float=0.25, labels:bool=False,
-                 p_chain:float=0., sigma_mid:float=5., model=None):
+                 p_chain:float=0., sigma_mid:float=5., model=None, p_mid:float=0.):
+        if min(p_max, p_mid, p_chain) < 0 or p_max + p_mid > 1 or p_chain > 1: raise ValueError(f"shares must be in [0, 1] with p_max + p_mid <= 1, got p_max={p_max}, p_mid={p_mid}, p_chain={p_chain}")
         self.sigma_max, self.sigma_lo, self.p_max, self.labels = sigma_max, sigma_lo, p_max, labels
-        self.p_chain, self.sigma_mid, self.model = p_chain, sigma_mid, model
+        self.p_chain, self.sigma_mid, self.model, self.p_mid = p_chain, sigma_mid, model, p_mid
     def line(self, x, eps, sigma):
         "The point at `sigma` on the line from `x` (σ=0) to `sigma_max*eps` (σ=σ_max): an Euler step from any point of it lands on it again."
         return bcast(1 - sigma/self.sigma_max, x) * x + bcast(sigma, x) * eps
@@ -45,7 +46,9 @@ class PairNoisify:
         x, eps = xe[:, :C], xe[:, C:]
         u = torch.rand(len(x), device=x.device)
         lo, hi = math.log(self.sigma_lo), math.log(self.sigma_max)
-        sigma = torch.where(torch.rand(len(x), device=x.device) < self.p_max, torch.full_like(u, self.sigma_max), (lo + u*(hi-lo)).exp())
+        r = torch.rand(len(x), device=x.device)
+        sigma = torch.where(r < self.p_max, torch.full_like(u, self.sigma_max),
+                            torch.where(r < self.p_max + self.p_mid, torch.full_like(u, self.sigma_mid), (lo + u*(hi-lo)).exp()))
         xn = self.line(x, eps, sigma)
         m = round(self.p_chain * len(x)) if self.model is not None else 0
         if m:   # the student's first call from pure noise, then the point at sigma_mid on the line through its guess
@@ -59,10 +62,12 @@ class PairNoisify:
 def distill(trained, # the teacher (`Trained`)
             n_pairs:int=20000, # teacher samples to learn from
             max_steps:int=6000, # optimiser steps of the student (the benchmark's: about 30 minutes on one CPU thread)
-            bs:int=32, lr:float=5e-4,
+            bs:int=32, lr:float=2e-3, # peak learning rate (cosine decay to 2%)
+            opt:str='muon', # the student's optimiser: a key of `OPTIMISERS` (notebook 16)
             steps:int=2, # the student's default number of sampling steps (Euler)
             sigma_min:float=5., # the student's last noise level before 0 (with `steps`=2: one step from σ_max to here, one to 0)
             p_chain:float=0.25, # share of each batch at `sigma_min` on the line through the student's own one-call guess (0: none)
+            p_max:float=0.5, p_mid:float=0.5, # shares of the rest at σ_max and at `sigma_min` exactly (the others: log-uniform noise levels; the defaults train only the 2 levels a 2-step student visits)
             seed:int=0, verbose:bool=True,
             pairs=None, # `teacher_pairs` made already (then `n_pairs` is ignored)
             cbs=()): # more callbacks for the student's `Learner`
@@ -74,13 +79,13 @@ def distill(trained, # the teacher (`Trained`)
     dls = get_dls((torch.cat([x, eps], 1), labels), bs=bs, valid_pct=0., seed=seed)
     ema = PowerEMACB((0.1,))
     s = trained.config['sampling']
-    tfm = PairNoisify(s['sigma_max'], labels=labels is not None, p_chain=p_chain, sigma_mid=sigma_min)
-    learn = Learner(student, dls, EDMLoss(sd), lr=lr, n_inp=3 if labels is not None else 2, batch_tfm=tfm,
+    tfm = PairNoisify(s['sigma_max'], labels=labels is not None, p_chain=p_chain, sigma_mid=sigma_min, p_max=p_max, p_mid=p_mid)
+    learn = Learner(student, dls, EDMLoss(sd), lr=lr, opt_func=OPTIMISERS[opt], n_inp=3 if labels is not None else 2, batch_tfm=tfm,
                     cbs=[LRSchedCB(cos_sched(0.05, 0.02)), ema, _MaxSteps(max_steps), *cbs])
     tfm.model = learn.model   # the student as it trains (on its device), for the chained share of each batch
     learn.progress.disable = not verbose
     learn.fit(10**6, valid=False)
     cfg = copy.deepcopy(trained.config)
     cfg['sampling'] = dict({k: v for k, v in s.items() if k != 'guidance'}, sampler='euler', steps=steps, sigma_min=sigma_min)   # it learned the guided map
-    cfg['distilled'] = dict(n_pairs=len(x), max_steps=max_steps, bs=bs, lr=lr, p_chain=p_chain, teacher_sampling=s)
+    cfg['distilled'] = dict(n_pairs=len(x), max_steps=max_steps, bs=bs, lr=lr, opt=opt, p_chain=p_chain, p_max=p_max, p_mid=p_mid, teacher_sampling=s)
     return Trained(ema.ema_model.eval(), cfg, trained.gauss, learn, dict(steps=learn.fit_steps, train_time=round(learn.train_time, 1)), vae=trained.vae)

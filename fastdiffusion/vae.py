@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_vae.ipynb #a6ced4a9
 from __future__ import annotations
-import time
+import time, math
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
@@ -191,6 +191,7 @@ def train_vae(data='mnist5k', # as `train_diffusion`: 'mnist5k', a hub name, a f
               steps:int|None=None, # optimiser steps (an upper bound under `time_budget`); default 2,000 without a budget
               time_budget:float|None=None, # seconds of training
               bs:int=32, lr:float=1e-3, # batch size; Adam's learning rate (betas 0.5, 0.9 as latent diffusion's autoencoder)
+              final_lr:float=1., # the LR at the end as a fraction of `lr`, reached by cosine decay over the steps (or the budget); 1: constant
               kl_weight:float=1e-6, # weight of the per-image KL against the per-pixel MSE
               perceptual_weight:float=0., # weight of the perceptual loss (0: off)
               perceptual_net=None, # None: the course's digit classifier (`get_feature_extractor`); 'lpips'; or any network
@@ -230,6 +231,9 @@ def train_vae(data='mnist5k', # as `train_diffusion`: 'mnist5k', a hub name, a f
                 l_g = hinge_g_loss(disc(rec))
                 lam = adaptive_weight(l_rec, l_g, vae.last_layer)
                 loss = loss + gan_weight * lam * l_g
+            if final_lr != 1:
+                p = max(step / n_steps if n_steps < 10**9 else 0., (time.perf_counter() - t0) / time_budget if time_budget else 0.)
+                for pg in opt.param_groups: pg['lr'] = lr * (final_lr + (1 - final_lr) * (1 + math.cos(math.pi * min(p, 1.))) / 2)
             opt.zero_grad(); loss.backward(); opt.step()
             l_d = 0.
             if disc is not None and step >= disc_start:
@@ -249,7 +253,7 @@ def train_vae(data='mnist5k', # as `train_diffusion`: 'mnist5k', a hub name, a f
     pname = None if ploss is None else ('lpips' if isinstance(ploss, LPIPS) else type(ploss.net).__name__)
     config = dict(image_shape=[C, H, W], latent_shape=list(vae.latent_shape), scale=round(scale, 6), losses=losses,
                   data=str(data) if isinstance(data, (str, Path)) else type(data).__name__,
-                  training=dict(steps=steps, time_budget=time_budget, bs=bs, lr=lr, kl_weight=kl_weight, perceptual_weight=perceptual_weight,
+                  training=dict(steps=steps, time_budget=time_budget, bs=bs, lr=lr, final_lr=final_lr, kl_weight=kl_weight, perceptual_weight=perceptual_weight,
                                 perceptual_net=pname, gan_weight=gan_weight, disc_start=disc_start, n_data=n_data, seed=seed), stats=stats)
     ae = AutoEncoder(vae, config, stats)
     ae.history = hist
