@@ -239,7 +239,7 @@ def train_vae(data='mnist5k', # as `train_diffusion`: 'mnist5k', a hub name, a f
             if disc is not None and step >= disc_start:
                 l_d = hinge_d_loss(disc(x), disc(rec.detach()))
                 d_opt.zero_grad(); l_d.backward(); d_opt.step(); l_d = l_d.item()
-            hist.append(dict(mse=l_mse.item(), kl=l_kl.item(), gan=l_g.item(), lam=float(lam), d=l_d))
+            hist.append(dict(mse=l_mse.item(), kl=l_kl.item(), gan=l_g.item(), lam=float(lam), d=l_d, lr=opt.param_groups[0]['lr']))
             step += 1; pbar.update()
             if verbose and step % 50 == 0: pbar.set_postfix(mse=f"{l_mse.item():.4f}", kl=f"{l_kl.item():.1f}")
             if step >= n_steps or (time_budget and time.perf_counter() - t0 > time_budget): n_steps = step; break
