@@ -62,7 +62,7 @@ def _kl_sweep(dest, kls, bs, x, real, ev, fe):
         print(rows[-1], flush=True)
     (dest/'kl_sweep.json').write_text(json.dumps(rows, indent=1))
 
-def _stated(name, dest, x, real, fe, ev, floor, vae_steps, kl, vae_dir, steps, lunet, n, vae_out=None):
+def _stated(name, dest, x, real, fe, ev, floor, vae_steps, kl, vae_dir, steps, lunet, n, vae_out=None, ft_steps=0, ft_gan=0., model_dir=None, save=None):
     "One latent model on a VAE whose training cost is stated (see the docstring), to `stated.jsonl`."
     from torch.utils.flop_counter import FlopCounterMode
     from fastdiffusion.core import set_seed, save_grid
@@ -78,17 +78,27 @@ def _stated(name, dest, x, real, fe, ev, floor, vae_steps, kl, vae_dir, steps, l
     row.update(vae_steps=ae.stats['steps'], vae_s=ae.stats['train_time'], kl_weight=ae.config['training']['kl_weight'], scale=ae.scale)
     rec = ae.reconstruct(real)
     row.update(rec_fid=round(ev.fid(rec), 3), rec_confident=round(fe.confident(rec), 4))
+    if ft_steps:   # the decoder alone, fine-tuned on the posterior means (notebook 12): same encoder, latents and scale
+        ft = train_vae(x, init=ae, decoder_only=True, steps=ft_steps, gan_weight=ft_gan, disc_start=0, lr=2e-4, seed=0, device='cpu', verbose=False)
+        if vae_out: ft.save(Path(vae_out)/'decoder_ft')
+        rec = ft.reconstruct(real)
+        row['ft'] = dict(steps=ft_steps, gan_weight=ft_gan, lr=2e-4, train_s=ft.stats['train_time'], rec_fid=round(ev.fid(rec), 3), rec_confident=round(fe.confident(rec), 4))
     print(row, flush=True)
     nf, nb = (int(v) for v in lunet.split('x'))
     arch = dict(nfs=(nf,), n_blocks=nb, attn_levels=(0,))
     y = torch.from_numpy(mnist5k_arrays()[1]).long()
-    set_seed(0)
-    t = train_diffusion((x, y), max_steps=steps, seed=0, device='cpu', verbose=False, arch='unet', patch=1, vae=ae, **arch)
-    row.update(lunet=lunet, steps=steps, n_params=t.stats['n_params'], train_s=t.stats['train_time'])
+    if model_dir: t = Trained.load(model_dir, device='cpu'); t.vae = ae   # a latent model trained before, on this VAE's latents
+    else:
+        set_seed(0)
+        t = train_diffusion((x, y), max_steps=steps, seed=0, device='cpu', verbose=False, arch='unet', patch=1, vae=ae, **arch)
+        if save: t.save(save, n_samples=0)
+    row.update(lunet=lunet, steps=t.config['training']['max_steps'], n_params=t.stats['n_params'], train_s=t.stats['train_time'])
     labels = torch.arange(n) % 10
-    r, xs = score(Trained(t.model, t.config, t.gauss, vae=ae), fe, ev, n, labels, steps=10, guidance=1); row['unguided'] = r
-    r, xs = score(t, fe, ev, n, labels); row['guided'] = r
-    save_grid(xs[:64], dest/f'stated_{name}.png', nrow=8)
+    for key, dec in [('', ae)] + ([('ft_', ft)] if ft_steps else []):   # the same latent samples, decoded by each decoder
+        t.vae = dec
+        r, xs = score(Trained(t.model, t.config, t.gauss, vae=dec), fe, ev, n, labels, steps=10, guidance=1); row[key + 'unguided'] = r
+        r, xs = score(t, fe, ev, n, labels); row[key + 'guided'] = r
+        save_grid(xs[:64], dest/f'stated_{name}{"_ft" if key else ""}.png', nrow=8)
     px = train_diffusion((x, y), max_steps=1, seed=0, device='cpu', verbose=False)   # the pixel recipe's network and sampler (for speed only)
     def mflops(f, shape):
         with FlopCounterMode(display=False) as c: f(torch.randn(4, *shape))
@@ -116,7 +126,9 @@ def main(budget:float=300., # seconds of training each model's measured speed bu
          kl_sweep:str=None, # e.g. '1e-4,1e-3': instead, retrain the VAE with these KL weights and the latent UNet on it, at the steps of results.json
          stated:str=None, # a name: instead, one latent model on a VAE whose cost is stated (see above), to stated.jsonl
          vae_steps:int=4000, kl:float=1e-3, vae_dir:str=None, # with `stated`: the VAE's steps and KL weight, or a saved VAE
-         vae_out:str=None, # with `stated`: save the VAE trained here in this folder
+         vae_out:str=None, # with `stated`: save the VAE trained here in this folder (and the fine-tuned one in its `decoder_ft`)
+         ft_steps:int=0, ft_gan:float=0., # with `stated`: then fine-tune the decoder alone on the posterior means for these steps (+ this GAN weight); both decoders are scored
+         model_dir:str=None, save:str=None, # with `stated`: a latent model trained before on the VAE's latents instead of training one; save the one trained here
          steps:int=2500, lunet:str='64x2'): # with `stated`: the denoiser's steps, and the latent UNet's channels x blocks
     "Train the pixel recipe and latent models for the same total budget, sample each at 10 NFE and score them."
     from fastdiffusion.core import set_seed, save_grid
@@ -129,7 +141,7 @@ def main(budget:float=300., # seconds of training each model's measured speed bu
     dest = Path(out) if out else OUT; dest.mkdir(parents=True, exist_ok=True)
     fe, ev, x, real, floor = digit_eval(n, 'real digits')
     rows = dict(real=floor)
-    if stated: return _stated(stated, dest, x, real, fe, ev, floor, vae_steps, kl, vae_dir, steps, lunet, n, vae_out)
+    if stated: return _stated(stated, dest, x, real, fe, ev, floor, vae_steps, kl, vae_dir, steps, lunet, n, vae_out, ft_steps, ft_gan, model_dir, save)
     if kl_sweep: return _kl_sweep(dest, [float(v) for v in kl_sweep.split(',')], bs, x, real, ev, fe)
     dits = dict(latent_dit=DIT_DEFAULTS, latent_dit_small=dict(DIT_DEFAULTS, dim=64))
     lunet = LUNET

@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_vae.ipynb #a6ced4a9
 from __future__ import annotations
-import time, math
+import time, math, copy
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
@@ -199,22 +199,27 @@ def train_vae(data='mnist5k', # as `train_diffusion`: 'mnist5k', a hub name, a f
               gan_weight:float=0., # weight of the adaptive-weighted PatchGAN loss (0: off)
               disc_start:int=500, # the GAN term is off for the first `disc_start` steps
               latent_ch:int=4, nfs=(16, 32, 64), # the `VAE`
+              init:AutoEncoder|None=None, # start from this trained autoencoder (its architecture: `latent_ch` and `nfs` are ignored)
+              decoder_only:bool=False, # with `init`: train only the decoder, on the posterior means; encoder, latents and scale stay
               n_data:int|None=None, seed:int=0, device=None, verbose:bool=True) -> AutoEncoder:
     "Train a `VAE` on `data` with MSE + KL, optionally + perceptual and PatchGAN losses; returns the `AutoEncoder` with its latent scale."
     for k, v in dict(bs=bs, lr=lr).items():
         if v <= 0: raise ValueError(f"{k} must be > 0, got {v}")
     if steps is not None and steps < 1: raise ValueError(f"steps must be >= 1, got {steps}")
     if time_budget is not None and time_budget <= 0: raise ValueError(f"time_budget must be > 0 seconds, got {time_budget}")
+    if decoder_only and init is None: raise ValueError("decoder_only fine-tunes a trained VAE's decoder: pass it as `init`")
     device = default_device() if device is None else torch.device(device)
     n_steps = steps or (10**9 if time_budget else 2000)
     set_seed(seed)
     dls = training_dls(data, bs, size, n_data, seed, verbose)
     C, H, W = dls.shape
     if H != W or H % 4: raise ValueError(f"the VAE needs square images whose size is a multiple of 4, got {H}x{W} (pass `size`)")
-    vae = VAE(C, H, latent_ch, nfs).to(device)
+    if init is not None: init.check_images(torch.zeros(1, C, H, W))   # a one-line error when the VAE was made for other images
+    vae = copy.deepcopy(init.model).to(device) if init is not None else VAE(C, H, latent_ch, nfs).to(device)
+    if decoder_only: vae.encoder.requires_grad_(False)
     ploss = _perceptual(perceptual_net, perceptual_layers, device) if perceptual_weight else None
     disc = PatchDiscriminator(C).to(device) if gan_weight else None
-    opt = torch.optim.Adam(vae.parameters(), lr, betas=(0.5, 0.9))
+    opt = torch.optim.Adam((vae.decoder if decoder_only else vae).parameters(), lr, betas=(0.5, 0.9))
     d_opt = torch.optim.Adam(disc.parameters(), lr, betas=(0.5, 0.9)) if disc is not None else None
     g = make_generator(seed + 1, device)
     hist, step, t0 = [], 0, time.perf_counter()
@@ -222,7 +227,10 @@ def train_vae(data='mnist5k', # as `train_diffusion`: 'mnist5k', a hub name, a f
     while step < n_steps:
         for x, _ in dls.train:
             x = x.to(device)
-            rec, mean, logvar = vae(x, g)
+            if decoder_only:   # decode exactly what `AutoEncoder.encode` gives a latent model: the posterior means
+                with torch.no_grad(): mean, logvar = vae.encode(x)
+                rec = vae.decode(mean)
+            else: rec, mean, logvar = vae(x, g)
             l_mse = F.mse_loss(rec, x)
             l_rec = l_mse + (perceptual_weight * ploss(rec, x).mean() if ploss is not None else 0)
             l_kl = kl(mean, logvar).mean()
@@ -246,7 +254,7 @@ def train_vae(data='mnist5k', # as `train_diffusion`: 'mnist5k', a hub name, a f
     pbar.close()
     vae.eval()
     train_x = dls.train.dataset.x
-    scale = latent_scale(vae, train_x[torch.randperm(len(train_x), generator=make_generator(seed))[:1024]], generator=make_generator(seed))
+    scale = init.scale if decoder_only else latent_scale(vae, train_x[torch.randperm(len(train_x), generator=make_generator(seed))[:1024]], generator=make_generator(seed))
     last = {k: round(sum(h[k] for h in hist[-50:]) / len(hist[-50:]), 5) for k in hist[-1]}
     stats = dict(steps=step, train_time=round(time.perf_counter() - t0, 1), n_params=n_params(vae), **last)
     losses = ['mse', 'kl'] + (['perceptual'] if ploss is not None else []) + (['gan'] if disc is not None else [])
@@ -254,7 +262,8 @@ def train_vae(data='mnist5k', # as `train_diffusion`: 'mnist5k', a hub name, a f
     config = dict(image_shape=[C, H, W], latent_shape=list(vae.latent_shape), scale=round(scale, 6), losses=losses,
                   data=str(data) if isinstance(data, (str, Path)) else type(data).__name__,
                   training=dict(steps=steps, time_budget=time_budget, bs=bs, lr=lr, final_lr=final_lr, kl_weight=kl_weight, perceptual_weight=perceptual_weight,
-                                perceptual_net=pname, gan_weight=gan_weight, disc_start=disc_start, n_data=n_data, seed=seed), stats=stats)
+                                perceptual_net=pname, gan_weight=gan_weight, disc_start=disc_start, n_data=n_data, seed=seed,
+                                init=None if init is None else init.config.get('training'), decoder_only=decoder_only), stats=stats)
     ae = AutoEncoder(vae, config, stats)
     ae.history = hist
     return ae
