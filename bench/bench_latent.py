@@ -98,7 +98,7 @@ def _stated(name, dest, x, real, fe, ev, floor, vae_steps, kl, vae_dir, steps, l
         t.vae = dec
         r, xs = score(Trained(t.model, t.config, t.gauss, vae=dec), fe, ev, n, labels, steps=10, guidance=1); row[key + 'unguided'] = r
         r, xs = score(t, fe, ev, n, labels); row[key + 'guided'] = r
-        save_grid(xs[:64], dest/f'stated_{name}{"_ft" if key else ""}.png', nrow=8)
+        save_grid(xs[:64], dest/f'stated_{name}{"_decoder_ft" if key else ""}.png', nrow=8)
     px = train_diffusion((x, y), max_steps=1, seed=0, device='cpu', verbose=False)   # the pixel recipe's network and sampler (for speed only)
     def mflops(f, shape):
         with FlopCounterMode(display=False) as c: f(torch.randn(4, *shape))
