@@ -35,7 +35,8 @@ VARIANTS = dict(
 FIXED = dict(loss_weight='fixed')   # the defaults before the learned loss weight won (Muon, labels, power EMA 0.05): `new` and `new_isqrt` change those
 NEW = dict(new=FIXED, new_learned=dict(loss_weight='learned'), new_isqrt=dict(FIXED, sched='isqrt'),   # one change to today's defaults
            new_mp=dict(arch='mpunet', lr=2e-2), new_mp_lr1e2=dict(arch='mpunet', lr=1e-2), new_mp_lr4e2=dict(arch='mpunet', lr=4e-2),   # EDM2's magnitude-preserving UNet (learned weight: the default by then); 10x the lr: its weight entries are about 20x larger
-           new_mp_adam=dict(arch='mpunet', opt='adamw', lr=1e-2, sched='isqrt'))   # ... with EDM2's own optimiser settings (Adam 1e-2, inverse-sqrt decay)
+           new_mp_adam=dict(arch='mpunet', opt='adamw', lr=1e-2, sched='isqrt'),   # ... with EDM2's own optimiser settings (Adam 1e-2, inverse-sqrt decay)
+           new_flow=dict(objective='flow'))   # flow matching on today's defaults (it beat EDM's preconditioning in the old recipe on two seeds)
 
 def score(model_or_trained, fe, ev, n:int, labels=None, seed:int=1, **kw) -> dict:
     "FID, confident fraction and the largest digit share of `n` samples at the recipe's 10 NFE."
