@@ -87,7 +87,7 @@ def _stated(name, dest, x, real, fe, ev, floor, vae_steps, kl, vae_dir, steps, l
     nf, nb = (int(v) for v in lunet.split('x'))
     arch = dict(nfs=(nf,), n_blocks=nb, attn_levels=(0,))
     y = torch.from_numpy(mnist5k_arrays()[1]).long()
-    if model_dir: t = Trained.load(model_dir, device='cpu'); t.vae = ae   # a latent model trained before, on this VAE's latents
+    if model_dir: t = Trained.load(model_dir, device='cpu')   # a latent model trained before, on this VAE's latents (decoded below by `ae`)
     else:
         set_seed(0)
         t = train_diffusion((x, y), max_steps=steps, seed=0, device='cpu', verbose=False, arch='unet', patch=1, vae=ae, **arch)
@@ -96,7 +96,7 @@ def _stated(name, dest, x, real, fe, ev, floor, vae_steps, kl, vae_dir, steps, l
     labels = torch.arange(n) % 10
     for key, dec in [('', ae)] + ([('ft_', ft)] if ft_steps else []):   # the same latent samples, decoded by each decoder
         t.vae = dec
-        r, xs = score(Trained(t.model, t.config, t.gauss, vae=dec), fe, ev, n, labels, steps=10, guidance=1); row[key + 'unguided'] = r
+        r, xs = score(t, fe, ev, n, labels, steps=10, guidance=1); row[key + 'unguided'] = r
         r, xs = score(t, fe, ev, n, labels); row[key + 'guided'] = r
         save_grid(xs[:64], dest/f'stated_{name}{"_decoder_ft" if key else ""}.png', nrow=8)
     px = train_diffusion((x, y), max_steps=1, seed=0, device='cpu', verbose=False)   # the pixel recipe's network and sampler (for speed only)
