@@ -1,6 +1,7 @@
 """Fewer steps (notebook 17): a teacher distilled into a 1-4 step student, against the teacher's own samplers at the same NFE.
 
     OMP_NUM_THREADS=1 python bench/bench_distill.py --teacher fd_model
+    OMP_NUM_THREADS=1 python bench/bench_distill.py --teacher ours16_flow --out nbs/bench/distill/flow   # the 10-minute default model
     OMP_NUM_THREADS=1 python bench/bench_distill.py --teacher fd_model --trial chain --p_chain 0.25 --sigma_min 2.5
 
 The teacher is a model saved by `fd_train`/`Trained.save` (here the recipe trained for 5,000 steps). It makes `n_pairs`
@@ -8,7 +9,8 @@ samples with its own recipe (10 network calls: for labelled data 8 guided steps)
 straight line between them (`distill`), then samples with 1, 2 and 4 Euler steps. Every model is scored on 1,000
 samples with the classifier of notebook 08 (FID against 2,500 real digits, confident fraction, largest digit share),
 class-balanced for a conditional model; the teacher also at 1, 2 and 4 NFE with DPM-Solver++(2M) and the teleport
-sampler. Results go to `nbs/bench/distill/results.json` and a grid per student budget.
+sampler. Results go to `nbs/bench/distill/results.json` (`--out DIR`: to DIR) and a grid per student budget; the 2-call
+student and the teacher's recipe are also scored at the sampling seeds `--check_seeds` (`seed_check`).
 
 With `--trial NAME` only a student is trained (the teacher is not scored again), with the given settings, and scored at
 1 call, at 2 calls with each noise level of `--mids` as the middle one, and at 4 calls; its rows are appended to
@@ -54,6 +56,7 @@ def main(teacher:str=None, # folder of the teacher model
          trial:str=None, # train only a student with these settings and append its rows to trials.jsonl
          mids:str='2.5,5,10', # with `trial`: middle noise levels tried at 2 calls
          pairs:str=None, # a file to keep the teacher's pairs in
+         check_seeds:str='2,3', # other sampling seeds at which the 2-call student and the teacher's recipe are scored again (the ratio moves with the seed)
          save:str=None): # also save the student in this folder
     "Distil `teacher` and score it and its student at 1, 2, 4 (and 10) NFE."
     sys.path.insert(0, str(Path(__file__).parent))
@@ -101,6 +104,12 @@ def main(teacher:str=None, # folder of the teacher model
     for k in (1, 2, 4):
         xs = add('student (distilled), Euler', k, s, steps=k)
         save_grid(xs[:64], dest/f'student_nfe{k}.png', nrow=8)
-    res = dict(rows=rows, pairs_s=round(t_pairs, 1), student_s=s.stats['train_time'], **settings,
+    check = dict(note='2 NFE student and the teacher recipe (10 NFE) at other sampling seeds, same 1,000 class-balanced samples',
+                 student_nfe2={'1': rows[-2]['fid']}, teacher_recipe={'1': rows[1]['fid']})
+    for sd in (int(v) for v in check_seeds.split(',') if v):
+        check['student_nfe2'][str(sd)] = score(s, fe, ev, n, seed=sd, steps=2)[0]['fid']
+        check['teacher_recipe'][str(sd)] = score(t, fe, ev, n, seed=sd)[0]['fid']
+        print('seed', sd, check['student_nfe2'][str(sd)], check['teacher_recipe'][str(sd)], flush=True)
+    res = dict(rows=rows, pairs_s=round(t_pairs, 1), student_s=s.stats['train_time'], **settings, seed_check=check,
                teacher=t.config['training'], when=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M'))
     (dest/'results.json').write_text(json.dumps(res, indent=1))

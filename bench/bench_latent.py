@@ -17,7 +17,7 @@ Results go to `nbs/bench/latent/` (`results.json`, `results.md`, a sample grid p
 `--stated NAME` is the other reading of "equal budget": the VAE's cost is stated, not charged. A VAE is trained for
 `vae_steps` (cosine LR decay to 2%) or loaded from `--vae_dir`, then a latent UNet (`--lunet`: channels x blocks) with
 all of `train_diffusion`'s defaults trains for `--steps`, the steps of notebook 16's rows of the pixel recipe
-(`bench_training.py --variant new_learned`, the same scoring: 1,000 class-balanced samples, the model alone at 10
+(`bench_training.py --variant new_learned`, or `new_flow` since flow matching became the default, the same scoring: 1,000 class-balanced samples, the model alone at 10
 NFE and the guided recipe). Its row goes to `nbs/bench/latent/stated.jsonl`, with the VAE's reconstruction FID, both
 networks' forward cost (MFLOPs per image and call) and their sampling speed measured side by side.
 """
@@ -92,7 +92,8 @@ def _stated(name, dest, x, real, fe, ev, floor, vae_steps, kl, vae_dir, steps, l
         set_seed(0)
         t = train_diffusion((x, y), max_steps=steps, seed=0, device='cpu', verbose=False, arch='unet', patch=1, vae=ae, **arch)
         if save: t.save(save, n_samples=0)
-    row.update(lunet=lunet, steps=t.config['training']['max_steps'], n_params=t.stats['n_params'], train_s=t.stats['train_time'])
+    row.update(lunet=lunet, steps=t.config['training']['max_steps'], n_params=t.stats['n_params'], train_s=t.stats['train_time'],
+               objective=t.config['training']['objective'])   # rows without it: 'edm' (before flow matching became the default)
     labels = torch.arange(n) % 10
     for key, dec in [('', ae)] + ([('ft_', ft)] if ft_steps else []):   # the same latent samples, decoded by each decoder
         t.vae = dec

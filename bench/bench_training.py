@@ -19,7 +19,7 @@ from fastcore.script import call_parse
 
 OUT = Path(__file__).resolve().parent.parent/'nbs'/'bench'/'training'
 
-OLD = dict(opt='adamw', conditional=False, ema_length=None, loss_weight='fixed')   # the recipe before notebook 16: each variant changes it
+OLD = dict(opt='adamw', conditional=False, ema_length=None, loss_weight='fixed', objective='edm')   # the recipe before notebook 16: each variant changes it
 VARIANTS = dict(
     base=dict(),
     labels=dict(conditional=True),
@@ -32,10 +32,11 @@ VARIANTS = dict(
     isqrt=dict(sched='isqrt'), const=dict(sched='const'), lion_lr6e4=dict(opt='lion', lr=6e-4, wd=0.1),
     muon_labels=dict(opt='muon', conditional=True), muon_flow=dict(opt='muon', objective='flow'),
 )
-FIXED = dict(loss_weight='fixed')   # the defaults before the learned loss weight won (Muon, labels, power EMA 0.05): `new` and `new_isqrt` change those
-NEW = dict(new=FIXED, new_learned=dict(loss_weight='learned'), new_isqrt=dict(FIXED, sched='isqrt'),   # one change to today's defaults
-           new_mp=dict(arch='mpunet', lr=2e-2), new_mp_lr1e2=dict(arch='mpunet', lr=1e-2), new_mp_lr4e2=dict(arch='mpunet', lr=4e-2),   # EDM2's magnitude-preserving UNet (learned weight: the default by then); 10x the lr: its weight entries are about 20x larger
-           new_mp_adam=dict(arch='mpunet', opt='adamw', lr=1e-2, sched='isqrt'),   # ... with EDM2's own optimiser settings (Adam 1e-2, inverse-sqrt decay)
+EDM = dict(objective='edm')   # the rows below were measured before flow matching became the default: they keep EDM's preconditioning
+FIXED = dict(EDM, loss_weight='fixed')   # the defaults before the learned loss weight won (Muon, labels, power EMA 0.05): `new` and `new_isqrt` change those
+NEW = dict(new=FIXED, new_learned=dict(EDM, loss_weight='learned'), new_isqrt=dict(FIXED, sched='isqrt'),   # one change to today's defaults
+           new_mp=dict(EDM, arch='mpunet', lr=2e-2), new_mp_lr1e2=dict(EDM, arch='mpunet', lr=1e-2), new_mp_lr4e2=dict(EDM, arch='mpunet', lr=4e-2),   # EDM2's magnitude-preserving UNet (learned weight: the default by then); 10x the lr: its weight entries are about 20x larger
+           new_mp_adam=dict(EDM, arch='mpunet', opt='adamw', lr=1e-2, sched='isqrt'),   # ... with EDM2's own optimiser settings (Adam 1e-2, inverse-sqrt decay)
            new_flow=dict(objective='flow'))   # flow matching on today's defaults (it beat EDM's preconditioning in the old recipe on two seeds)
 
 def score(model_or_trained, fe, ev, n:int, labels=None, seed:int=1, **kw) -> dict:

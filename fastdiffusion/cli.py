@@ -94,7 +94,7 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
              conditional:bool=False, # require the data's class labels and condition on them (by default: when every image has one)
              unconditional:bool=False, # ignore the data's labels (by default a model is conditioned on them when it can be, notebook 16)
              opt:str='muon', # optimiser: muon, adamw or lion (notebook 16)
-             objective:str='edm', # edm (EDM preconditioning) or flow (flow matching)
+             objective:str='flow', # flow (flow matching, notebook 16) or edm (EDM's preconditioning)
              augment:float=0., # probability of each geometric augmentation, the network told which (notebook 16)
              ema_length:float=0.05, # relative length of the power-function EMA (EDM2's sigma_rel)
              loss_weight:str='learned', # learned (EDM2's per-sigma uncertainty weighting, notebook 16) or fixed (EDM's lambda(sigma))
@@ -104,7 +104,7 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
              regression:bool=False, # with --task: the one-call regression model instead of the conditional diffusion model
              vae:str=None, # a VAE folder from fd_train_vae: train on its latents of the data (latent diffusion, notebook 14), best with --arch dit
              quiet:bool=False): # no progress bar
-    "Train a diffusion model (EDM-preconditioned UNet or DiT, EMA, time-budgeted schedule) and save it with a sample grid."
+    "Train a diffusion model (UNet or DiT, flow matching or EDM preconditioning, EMA, time-budgeted schedule) and save it with a sample grid."
     try:
         _check(epochs is None or epochs > 0, f"--epochs must be > 0, got {epochs}")
         _check(time_budget is None or time_budget >= 0, f"--time_budget must be >= 0 seconds, got {time_budget}")

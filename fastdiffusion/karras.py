@@ -12,7 +12,7 @@ from .checkpoint import register_arch, arch_config, build_model
 # %% auto #0
 __all__ = ['abar_to_sigma', 'sigma_to_abar', 'eps_to_denoised', 'denoised_to_eps', 'denoised_to_v', 'v_to_denoised',
            'pred_to_denoised', 'c_skip', 'c_out', 'c_in', 'c_noise', 'edm_target', 'edm_weight', 'rand_log_normal',
-           'Denoiser', 'EDMNoisify', 'EDMLoss', 'DiscreteDenoiser']
+           'Denoiser', 'FlowDenoiser', 'FlowLoss', 'EDMNoisify', 'EDMLoss', 'DiscreteDenoiser']
 
 # %% ../nbs/06_karras.ipynb #0d27f366
 def abar_to_sigma(abar): return ((1 - abar) / abar).sqrt()
@@ -81,6 +81,23 @@ class Denoiser(nn.Module):
         s, sd = bcast(sigma, x), self.sigma_data
         F_x = self.net(c_in(s, sd)*x, c_noise(sigma.clamp(min=1e-20)), *args, **kw)
         return c_skip(s, sd)*x + c_out(s, sd)*F_x.to(dtype)
+
+# %% ../nbs/06_karras.ipynb #0463e094
+@register_arch
+class FlowDenoiser(Denoiser):
+    "Rectified flow / flow matching in the `Denoiser` contract: $x_t=(1-t)y+t\\epsilon$ is $x_\\sigma/(1+\\sigma)$ with $t=\\sigma/(1+\\sigma)$, and the network predicts $v=\\epsilon-y$."
+    def forward(self, x, sigma, *args, **kw):
+        dtype = torch.promote_types(x.dtype, torch.float32)
+        x = x.to(dtype); sigma = check_sigma(sigma, x)
+        s = bcast(sigma, x)
+        v = self.net(x / (1 + s), sigma.clamp(min=1e-20).log() / 4, *args, **kw)
+        return (x - s * v.to(dtype)) / (1 + s)   # y = x_t - t v, in the σ-scaled space
+
+class FlowLoss:
+    "The flow-matching loss $\\|v_\\theta-(\\epsilon-y)\\|^2$ written on the denoised image: $((1+\\sigma)/\\sigma)^2\\|D-y\\|^2$."
+    def weight(self, sigma): return ((1 + sigma) / sigma)**2
+    def __call__(self, denoised, y, sigma):
+        return (bcast(self.weight(sigma), y) * (denoised - y)**2).mean()
 
 # %% ../nbs/06_karras.ipynb #f67592b7
 class EDMNoisify:

@@ -180,7 +180,7 @@ class Restorer:
         "The restorer saved in `path` (by `save` or `fd_train --task`)."
         cfg = load_config(path)
         if 'task' not in cfg:
-            what = 'a generative model (sample it with fd_sample)' if cfg['arch'] == 'Denoiser' else f"a {cfg['arch']}"
+            what = 'a generative model (sample it with fd_sample)' if cfg['arch'] in ('Denoiser', 'FlowDenoiser') else f"a {cfg['arch']}"
             raise ValueError(f"'{path}' holds {what}, not a restorer (train one with fd_train --task {next(iter(TASKS))}, or another task)")
         return cls(load_checkpoint(path, device=device), cfg)
     def __repr__(self): return f"Restorer({self.task.name}, {self.kind}, {self.stats})"

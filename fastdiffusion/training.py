@@ -11,9 +11,9 @@ from .core import check_sigma, check_labels, bcast
 
 # %% auto #0
 __all__ = ['AUG_DIM', 'OPTIMISERS', 'sigma_rel_to_gamma', 'gamma_to_sigma_rel', 'power_ema_beta', 'power_ema_weights',
-           'posthoc_coefs', 'PowerEMACB', 'Augment', 'nearest', 'Lion', 'orthogonalise', 'Muon', 'FlowDenoiser',
-           'FlowLoss', 'isqrt_sched', 'MPFourier', 'LossWeight', 'LossWeightCB', 'normalize', 'mp_silu', 'mp_sum',
-           'mp_cat', 'MPConv', 'MPBlock', 'MPUNet']
+           'posthoc_coefs', 'PowerEMACB', 'Augment', 'nearest', 'Lion', 'orthogonalise', 'Muon', 'isqrt_sched',
+           'MPFourier', 'LossWeight', 'LossWeightCB', 'normalize', 'mp_silu', 'mp_sum', 'mp_cat', 'MPConv', 'MPBlock',
+           'MPUNet']
 
 # %% ../nbs/16_training.ipynb #4f8e3c45
 def sigma_rel_to_gamma(sigma_rel:float) -> float:
@@ -212,24 +212,8 @@ class Muon(torch.optim.Optimizer):
 OPTIMISERS = dict(adamw=torch.optim.AdamW, lion=Lion, muon=Muon)
 
 # %% ../nbs/16_training.ipynb #5482cfb0
-from .karras import Denoiser
 from .checkpoint import register_arch
-
-@register_arch
-class FlowDenoiser(Denoiser):
-    "Rectified flow / flow matching in the `Denoiser` contract: $x_t=(1-t)y+t\\epsilon$ is $x_\\sigma/(1+\\sigma)$ with $t=\\sigma/(1+\\sigma)$, and the network predicts $v=\\epsilon-y$."
-    def forward(self, x, sigma, *args, **kw):
-        dtype = torch.promote_types(x.dtype, torch.float32)
-        x = x.to(dtype); sigma = check_sigma(sigma, x)
-        s = bcast(sigma, x)
-        v = self.net(x / (1 + s), sigma.clamp(min=1e-20).log() / 4, *args, **kw)
-        return (x - s * v.to(dtype)) / (1 + s)   # y = x_t - t v, in the σ-scaled space
-
-class FlowLoss:
-    "The flow-matching loss $\\|v_\\theta-(\\epsilon-y)\\|^2$ written on the denoised image: $((1+\\sigma)/\\sigma)^2\\|D-y\\|^2$."
-    def weight(self, sigma): return ((1 + sigma) / sigma)**2
-    def __call__(self, denoised, y, sigma):
-        return (bcast(self.weight(sigma), y) * (denoised - y)**2).mean()
+from .karras import FlowDenoiser, FlowLoss   # defined beside `Denoiser` in notebook 06, so loading a flow model needs nothing of the trainer (checkpoints from before name this module)
 
 # %% ../nbs/16_training.ipynb #ea128fa7
 def isqrt_sched(warmup:float=0.05, ref:float=0.1):

@@ -50,8 +50,9 @@ def test_console_scripts_declared():
 def test_train_writes_checkpoint(ckpt):
     assert sorted(f.name for f in ckpt.iterdir()) == ['config.json', 'gauss.safetensors', 'model.safetensors', 'samples.png']
     cfg = json.loads((ckpt/'config.json').read_text())
-    assert cfg['arch'] == 'Denoiser' and cfg['args']['net']['arch'] == 'PatchUNet'
+    assert cfg['arch'] == 'FlowDenoiser' and cfg['args']['net']['arch'] == 'PatchUNet'   # flow matching, the default objective (notebook 16)
     assert cfg['module'] == 'fastdiffusion.karras' and cfg['args']['net']['module'] == 'fastdiffusion.unet'
+    assert cfg['training']['objective'] == 'flow'
     assert 0.3 < cfg['args']['sigma_data'] < 1 and cfg['image_shape'] == [1, 28, 28]
     assert cfg['sampling']['steps'] == 3 and cfg['stats']['steps'] == 10   # 2 epochs of 5 batches of 8
 
@@ -124,7 +125,7 @@ def test_checkpoint_loads_in_fresh_process(ckpt):
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=ENV, timeout=300, cwd='/')
     assert r.returncode == 0, r.stderr
     first, mods = r.stdout.strip().splitlines()
-    assert first == 'Denoiser PatchUNet (2, 1, 28, 28)'
+    assert first == 'FlowDenoiser PatchUNet (2, 1, 28, 28)'   # flow matching, the default
     assert not {'fastdiffusion.train', 'fastdiffusion.learner', 'fastdiffusion.cli', 'fastdiffusion.data'} & set(eval(mods)), mods
 
 @pytest.fixture(scope='module')
@@ -336,7 +337,7 @@ def test_sample_classifier_guidance(ckpt, clf_ckpt, tmp):
     (['--label', 3], '--guide classifier needs --guide_ckpt'),
     (['--guide_ckpt', 'CLF'], '--guide classifier needs --label'),
     (['--guide_ckpt', 'CLF', '--label', 'cat'], "unknown label 'cat': this model's classes are digit0"),
-    (['--guide_ckpt', 'MODEL', '--label', 3], "holds a 'Denoiser' model, not a noise-aware classifier")])
+    (['--guide_ckpt', 'MODEL', '--label', 3], "holds a 'FlowDenoiser' model, not a noise-aware classifier")])
 def test_classifier_guidance_errors(ckpt, clf_ckpt, tmp, args, msg):
     args = [{'CLF': clf_ckpt, 'MODEL': ckpt}.get(a, a) for a in args]
     rc, o, e = run('fd_sample', '--ckpt', ckpt, '--guide', 'classifier', '--n', 2, '--out', tmp/'e.npz', *args, tmp=tmp)

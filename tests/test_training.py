@@ -3,18 +3,18 @@ import subprocess, sys, tempfile
 import pytest, torch
 from fastdiffusion.data import mnist5k_arrays
 from fastdiffusion.train import train_diffusion, Trained
-from fastdiffusion.training import FlowDenoiser
+from fastdiffusion.karras import FlowDenoiser
 
 def _data(n=200):
     x, y = mnist5k_arrays(); i = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:n]
     return torch.from_numpy(x[i.numpy(), None]), torch.from_numpy(y[i.numpy()])
 
-@pytest.mark.parametrize('kw', [dict(), dict(objective='flow', opt='adamw'), dict(augment=0.5, opt='lion', lr=2e-4), dict(sched='isqrt', ema_length=None, loss_weight='fixed')])
+@pytest.mark.parametrize('kw', [dict(), dict(objective='edm', opt='adamw'), dict(augment=0.5, opt='lion', lr=2e-4), dict(sched='isqrt', ema_length=None, loss_weight='fixed')])
 def test_options_train_save_load(kw, tmp_path):
     t = train_diffusion(_data(), max_steps=3, verbose=False, device='cpu', **kw)
     x = t.sample(4, seed=1)
     assert x.shape == (4, 1, 28, 28) and x.isfinite().all()
-    assert isinstance(t.model, FlowDenoiser) == (kw.get('objective') == 'flow')
+    assert isinstance(t.model, FlowDenoiser) == (kw.get('objective', 'flow') == 'flow')   # flow matching is the default (notebook 16)
     t.save(tmp_path/'m', n_samples=0)
     back = Trained.load(tmp_path/'m', device='cpu')
     assert type(back.model) is type(t.model)
