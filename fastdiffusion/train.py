@@ -15,10 +15,9 @@ from .checkpoint import save_checkpoint, load_checkpoint, load_config
 from .learner import Learner, Callback, LRSchedCB, EMACB, cos_sched, init_processes, CancelEpochException, CancelFitException
 from .unet import PatchUNet
 from .transformer import DiT
-from .karras import Denoiser, EDMNoisify, EDMLoss
+from .karras import Denoiser, FlowDenoiser, EDMNoisify, EDMLoss, FlowLoss
 from .samplers import GaussianDenoiser, get_sampler, sampler_inputs, generate, nfe
 from .training import MPUNet, PowerEMACB, Augment, AUG_DIM, OPTIMISERS, isqrt_sched, LossWeight, LossWeightCB
-from .karras import FlowDenoiser, FlowLoss
 
 # %% auto #0
 __all__ = ['ARCHS', 'DENOISERS', 'DIT_DEFAULTS', 'throughput', 'fit_gauss', 'Trained', 'train_diffusion']
