@@ -45,11 +45,12 @@ def main(rounds:int=3, secs:float=4., threads:str='1,2', bss:str='16,32,64,128',
     "Measure each setting's training images per second, interleaved."
     settings = [dict(bs=b) for b in map(int, bss.split(','))]
     settings += [dict(bs=32, channels_last=True), dict(bs=32, bf16=True), *([dict(bs=32, compile=True)] if compile else [])]
+    cuda = torch.device(device).type == 'cuda'
+    sync = torch.cuda.synchronize if cuda else (lambda: None)   # GPU work is queued: wait for it before reading the clock
     rows = []
     for th in map(int, threads.split(',')):
         torch.set_num_threads(th)
         steps = [(s, *make_step(**s, device=device)) for s in settings]
-        sync = torch.cuda.synchronize if torch.device(device).type == 'cuda' else (lambda: None)
         ips = {i: [] for i in range(len(steps))}
         for r in range(rounds):
             for i, (s, f, _) in enumerate(steps):
@@ -64,6 +65,6 @@ def main(rounds:int=3, secs:float=4., threads:str='1,2', bss:str='16,32,64,128',
             if r['threads'] == th: r['vs_fp32'] = round(r['img_per_s'] / base[r['bs']], 2)
         for r in rows[-len(steps):]: print(r, flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
-    dev = torch.cuda.get_device_name(device) if torch.device(device).type == 'cuda' else None
+    dev = torch.cuda.get_device_name(device) if cuda else None
     (OUT/out).write_text(json.dumps(dict(rows=rows, cpu=platform.processor() or platform.machine(), device=dev or device, torch=torch.__version__,
         when=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M')), indent=1))
