@@ -62,7 +62,7 @@ def _kl_sweep(dest, kls, bs, x, real, ev, fe):
         print(rows[-1], flush=True)
     (dest/'kl_sweep.json').write_text(json.dumps(rows, indent=1))
 
-def _stated(name, dest, x, real, fe, ev, floor, vae_steps, kl, vae_dir, steps, lunet, n, vae_out=None, ft_steps=0, ft_gan=0., model_dir=None, save=None):
+def _stated(name, dest, x, real, fe, ev, floor, vae_steps, kl, vae_dir, steps, lunet, n, vae_out=None, ft_steps=0, ft_gan=0., model_dir=None, save=None, vae_kw=None):
     "One latent model on a VAE whose training cost is stated (see the docstring), to `stated.jsonl`."
     from torch.utils.flop_counter import FlopCounterMode
     from fastdiffusion.core import set_seed, save_grid
@@ -73,9 +73,12 @@ def _stated(name, dest, x, real, fe, ev, floor, vae_steps, kl, vae_dir, steps, l
     row = dict(name=name, floor=floor['fid'])
     if vae_dir: ae = AutoEncoder.load(vae_dir, device='cpu')
     else:
-        ae = train_vae(x, steps=vae_steps, kl_weight=kl, final_lr=0.02, seed=0, device='cpu', verbose=False)
+        ae = train_vae(x, steps=vae_steps, kl_weight=kl, final_lr=0.02, seed=0, device='cpu', verbose=False, **(vae_kw or {}))
         if vae_out: ae.save(vae_out)
-    row.update(vae_steps=ae.stats['steps'], vae_s=ae.stats['train_time'], kl_weight=ae.config['training']['kl_weight'], scale=ae.scale)
+    tr = ae.config['training']
+    row.update(vae_steps=ae.stats['steps'], vae_s=ae.stats['train_time'], kl_weight=tr['kl_weight'], scale=ae.scale,
+               vae={k: v for k, v in dict(gan_weight=tr['gan_weight'], disc_start=tr['gan_weight'] and tr['disc_start'], perceptual_weight=tr['perceptual_weight'],
+                                         latent_shape=ae.latent_shape, nfs=ae.model.config['nfs']).items() if v})
     rec = ae.reconstruct(real)
     row.update(rec_fid=round(ev.fid(rec), 3), rec_confident=round(fe.confident(rec), 4))
     if ft_steps:   # the decoder alone, fine-tuned on the posterior means (notebook 12): same encoder, latents and scale
@@ -107,7 +110,7 @@ def _stated(name, dest, x, real, fe, ev, floor, vae_steps, kl, vae_dir, steps, l
     lab4, one = torch.zeros(4, dtype=torch.long), torch.ones(4)
     with torch.no_grad():
         row['mflops'] = dict(pixel=mflops(lambda z: px.model.net(z, one, labels=lab4), (1, 28, 28)),
-                             latent=mflops(lambda z: t.model.net(z, one, labels=lab4), (4, 7, 7)), decode=mflops(ae.model.decode, (4, 7, 7)))
+                             latent=mflops(lambda z: t.model.net(z, one, labels=lab4), ae.latent_shape), decode=mflops(ae.model.decode, ae.latent_shape))
     sp, tr = dict(pixel=[], latent=[]), dict(pixel=[], latent=[])
     for _ in range(3):   # interleaved, best of three: what each costs when the machine is least busy
         for k, m in (('pixel', px), ('latent', t)):
@@ -127,6 +130,7 @@ def main(budget:float=300., # seconds of training each model's measured speed bu
          kl_sweep:str=None, # e.g. '1e-4,1e-3': instead, retrain the VAE with these KL weights and the latent UNet on it, at the steps of results.json
          stated:str=None, # a name: instead, one latent model on a VAE whose cost is stated (see above), to stated.jsonl
          vae_steps:int=4000, kl:float=1e-3, vae_dir:str=None, # with `stated`: the VAE's steps and KL weight, or a saved VAE
+         vae_kw:str=None, # with `stated`: more `train_vae` arguments as JSON, e.g. '{"gan_weight": 0.5, "disc_start": 2000}'
          vae_out:str=None, # with `stated`: save the VAE trained here in this folder (and the fine-tuned one in its `decoder_ft`)
          ft_steps:int=0, ft_gan:float=0., # with `stated`: then fine-tune the decoder alone on the posterior means for these steps (+ this GAN weight); both decoders are scored
          model_dir:str=None, save:str=None, # with `stated`: a latent model trained before on the VAE's latents instead of training one; save the one trained here
@@ -142,7 +146,7 @@ def main(budget:float=300., # seconds of training each model's measured speed bu
     dest = Path(out) if out else OUT; dest.mkdir(parents=True, exist_ok=True)
     fe, ev, x, real, floor = digit_eval(n, 'real digits')
     rows = dict(real=floor)
-    if stated: return _stated(stated, dest, x, real, fe, ev, floor, vae_steps, kl, vae_dir, steps, lunet, n, vae_out, ft_steps, ft_gan, model_dir, save)
+    if stated: return _stated(stated, dest, x, real, fe, ev, floor, vae_steps, kl, vae_dir, steps, lunet, n, vae_out, ft_steps, ft_gan, model_dir, save, json.loads(vae_kw) if vae_kw else None)
     if kl_sweep: return _kl_sweep(dest, [float(v) for v in kl_sweep.split(',')], bs, x, real, ev, fe)
     dits = dict(latent_dit=DIT_DEFAULTS, latent_dit_small=dict(DIT_DEFAULTS, dim=64))
     lunet = LUNET

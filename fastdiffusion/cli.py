@@ -78,8 +78,8 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
              lr:float=2e-3, # peak learning rate
              out:str='fd_model', # output folder: model.safetensors, config.json, samples.png
              arch:str='unet', # the network: 'unet' (a UNet on pixel blocks), 'dit' (a diffusion transformer, notebook 13) or 'mpunet' (EDM2's magnitude-preserving UNet, notebook 16)
-             channels:str='32,64', # UNet channels per level, comma-separated
-             n_blocks:int=1, # ResBlocks per level
+             channels:str=None, # UNet channels per level, comma-separated (default 32,64; with --vae 32, one level)
+             n_blocks:int=None, # ResBlocks per level (default 1; with --vae 2)
              patch:int=None, # pixel blocks folded into channels (UNet, default 2) or cut into tokens (DiT: 4, fewer where 4 leaves under 16 tokens)
              dim:int=None, # --arch dit: width of the tokens (default 128)
              depth:int=None, # --arch dit: transformer blocks (default 4)
@@ -122,12 +122,12 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
         _check(arch == 'unet' or (task is None and not classifier), f"--arch {arch} trains a generative model: --task and --classifier use their own networks")
         _check(patch is None or patch > 0, f"--patch must be > 0, got {patch}")
         _check(vae is None or (task is None and not classifier), "--vae trains a generative model on latents: --task and --classifier work on images")
-        nfs = _ints(channels)
+        nfs = _ints(channels) if channels else None   # None: train_diffusion's defaults (for pixels or for latents)
         from fastdiffusion.samplers import get_sampler   # the heavy imports start here
         from fastdiffusion.train import train_diffusion
         from fastdiffusion.core import is_main_process
         if classifier: return _train_classifier(data, size, time_budget, n_data, seed, out, quiet)
-        if task is not None: return _train_restorer(task, regression, data, size, epochs, time_budget, bs, lr, nfs, n_blocks, patch or 2, n_data,
+        if task is not None: return _train_restorer(task, regression, data, size, epochs, time_budget, bs, lr, nfs or (32, 64), n_blocks or 1, patch or 2, n_data,
                                                     sampler, steps or 10, seed, out, n_samples, quiet)
         get_sampler(sampler)
         res = train_diffusion(data, size=size, epochs=epochs, time_budget=time_budget or None, bs=bs, lr=lr, arch=arch, nfs=nfs,
@@ -150,10 +150,11 @@ def fd_train_vae(data:str=None, # as fd_train's --data
                  steps:int=None, # optimiser steps (an upper bound under --time_budget; 2,000 without one)
                  bs:int=32, # batch size
                  lr:float=1e-3, # Adam's learning rate
-                 kl_weight:float=1e-6, # weight of the KL term: 1e-3 makes latents a diffusion model learns more easily, at some cost in reconstruction (notebook 14)
+                 final_lr:float=0.02, # the LR at the end as a fraction of --lr (cosine decay; 1: constant)
+                 kl_weight:float=1e-3, # weight of the KL term: 1e-3 makes latents a diffusion model learns easily, at some cost in reconstruction (notebook 14); 1e-6 as latent diffusion's autoencoders
                  perceptual:float=0., # weight of the perceptual loss on the course classifier's features (notebook 12; 0: off)
-                 gan:float=0., # weight of the PatchGAN loss, on after --disc_start steps (0: off)
-                 disc_start:int=500, # steps before the GAN loss starts
+                 gan:float=0.5, # weight of the PatchGAN loss, on after --disc_start (0: off; notebook 14 measures what it gains a latent model)
+                 disc_start:float=0.5, # when the GAN loss starts: steps, or a fraction of the run if < 1
                  n_data:int=None, # train on a random subset of this many images
                  n_samples:int=32, # images (and their reconstructions) in recon.png (0: none)
                  seed:int=0, # random seed
@@ -166,12 +167,13 @@ def fd_train_vae(data:str=None, # as fd_train's --data
         _check(n_data is None or n_data > 0, f"--n_data must be > 0, got {n_data}")
         _check(n_samples >= 0, f"--n_samples must be >= 0, got {n_samples}")
         _check(perceptual >= 0 and gan >= 0 and kl_weight >= 0, f"--perceptual, --gan and --kl_weight must be >= 0, got {perceptual}, {gan} and {kl_weight}")
+        _check(disc_start >= 0 and 0 < final_lr <= 1, f"--disc_start must be >= 0 and --final_lr in (0, 1], got {disc_start} and {final_lr}")
         import torch   # the heavy imports start here
         from fastdiffusion.vae import train_vae
         from fastdiffusion.data import training_dls
         from fastdiffusion.core import save_grid, from_uint8
         from fastdiffusion.crappify import psnr
-        ae = train_vae(data, size=size, steps=steps, time_budget=time_budget or None, bs=bs, lr=lr, kl_weight=kl_weight, perceptual_weight=perceptual,
+        ae = train_vae(data, size=size, steps=steps, time_budget=time_budget or None, bs=bs, lr=lr, final_lr=final_lr, kl_weight=kl_weight, perceptual_weight=perceptual,
                        gan_weight=gan, disc_start=disc_start, n_data=n_data, seed=seed, verbose=not quiet)
         x = from_uint8(training_dls(data, size=size, n_data=n_data, seed=seed, verbose=False).train.dataset.x[:max(n_samples, 64)])
     except _BAD_INPUT as e: _fail('fd_train_vae', e)

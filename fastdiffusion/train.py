@@ -20,7 +20,8 @@ from .samplers import GaussianDenoiser, get_sampler, sampler_inputs, generate, n
 from .training import MPUNet, PowerEMACB, Augment, AUG_DIM, OPTIMISERS, isqrt_sched, LossWeight, LossWeightCB
 
 # %% auto #0
-__all__ = ['ARCHS', 'DENOISERS', 'DIT_DEFAULTS', 'throughput', 'fit_gauss', 'Trained', 'train_diffusion']
+__all__ = ['ARCHS', 'DENOISERS', 'DIT_DEFAULTS', 'UNET_DEFAULTS', 'LATENT_UNET', 'throughput', 'fit_gauss', 'Trained',
+           'train_diffusion']
 
 # %% ../nbs/09_train.ipynb #3dee863a
 def throughput(net:nn.Module, # a network `net(x, t)`
@@ -145,6 +146,8 @@ class Trained:
 ARCHS = ('unet', 'dit', 'mpunet')
 DENOISERS = ('Denoiser', 'FlowDenoiser')   # the preconditionings a trained model may have (notebooks 06 and 16)
 DIT_DEFAULTS = dict(dim=128, depth=4, heads=4, mlp_ratio=4.)   # about the recipe UNet's training speed on a CPU (notebook 13)
+UNET_DEFAULTS = dict(nfs=(32, 64), n_blocks=1, attn_levels=(1,))   # the recipe's UNet on pixels (2x2 blocks)
+LATENT_UNET = dict(nfs=(32,), n_blocks=2, attn_levels=(0,))   # on a VAE's latents (1x1 blocks): one level, as 7x7 latents do not halve (notebook 14)
 
 def _check_arch(arch:str, dit:dict|None):
     if arch not in ARCHS: raise ValueError(f"arch must be one of {', '.join(map(repr, ARCHS))}, got {arch!r}")
@@ -159,7 +162,7 @@ def _make_net(arch:str, shape, patch:int|None, unet:dict, dit:dict|None, n_class
         net = (PatchUNet if arch == 'unet' else MPUNet)(C, p, **unet, n_classes=n_classes)
         if H % net.multiple or W % net.multiple:
             raise ValueError(f"Images of {H}x{W} do not fit {len(unet['nfs'])} UNet levels on {p}x{p} blocks: "
-                             f"the size must be a multiple of {net.multiple} (pass `size`; for a VAE's latents, arch='dit')")
+                             f"the size must be a multiple of {net.multiple} (pass `size`; for a VAE's latents, one level as `LATENT_UNET`, or arch='dit')")
         return net
     p = patch or next(q for q in (4, 2, 1) if H % q == 0 and W % q == 0 and (H//q) * (W//q) >= 16 or q == 1)   # 4x4 patches where they fit, at least 16 tokens
     if H % p or W % p: raise ValueError(f"Images of {H}x{W} do not fit DiT patches of {p}x{p}: the size must be a multiple of {p} (pass `size` or `patch`)")
@@ -188,10 +191,10 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
                     final_lr:float=0.02, # the LR at the end, as a fraction of `lr` (cosine decay)
                     ema_decay:float=0.999, # EMA decay, capped by `EMACB`'s warm-up min(d, (1+n)/(10+n)): below ~9/(1-d) steps it averages about the last 10% of steps
                     arch:str='unet', # the network: 'unet' (`PatchUNet`, notebook 04), 'dit' (`DiT`, notebook 13) or 'mpunet' (`MPUNet`, notebook 16)
-                    nfs=(32, 64), # UNet channels per level
-                    n_blocks:int=1, # ResBlocks per level
-                    attn_levels=(1,), # levels with self-attention
-                    patch:int|None=None, # pixel blocks folded into channels (UNet, default 2) or cut into tokens (DiT: 4, or less where 4 leaves under 16 tokens)
+                    nfs=None, # UNet channels per level; default `UNET_DEFAULTS`, or `LATENT_UNET` with `vae`
+                    n_blocks:int|None=None, # ResBlocks per level (default: as `nfs`)
+                    attn_levels=None, # levels with self-attention (default: as `nfs`)
+                    patch:int|None=None, # pixel blocks folded into channels (UNet: 2, 1 with `vae`) or cut into tokens (DiT: 4, or less where 4 leaves under 16 tokens)
                     dropout:float=0., # dropout in the ResBlocks
                     dit:dict|None=None, # with arch='dit': `dim`, `depth`, `heads`, `mlp_ratio` over `DIT_DEFAULTS`
                     sigma_data:float|None=None, # default: the RMS of the training pixels (notebook 06, "The data's mean")
@@ -243,7 +246,10 @@ def train_diffusion(data=None, # 'mnist5k', a hub dataset name, a local folder, 
     cond = class_info(data, dls) if conditional else None
     guided = bool(cond) and auto and guidance != 1   # a labelled model samples every class in turn, guided on EDM2's interval
     if steps is None: steps = 8 if guided else 10
-    unet = dict(nfs=list(nfs), n_blocks=n_blocks, attn_levels=list(attn_levels), dropout=dropout)
+    ud = LATENT_UNET if vae is not None else UNET_DEFAULTS
+    unet = dict(nfs=list(ud['nfs'] if nfs is None else nfs), n_blocks=ud['n_blocks'] if n_blocks is None else n_blocks,
+                attn_levels=list(ud['attn_levels'] if attn_levels is None else attn_levels), dropout=dropout)
+    if vae is not None and arch != 'dit' and patch is None: patch = 1   # a latent position is already a 4x4 block of pixels
     if augment: unet['cond_dim'] = AUG_DIM
     net = _make_net(arch, shape, patch, unet, dit, cond['n_classes'] if cond else None)
     model = (FlowDenoiser if objective == 'flow' else Denoiser)(net, sigma_data)

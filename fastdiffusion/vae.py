@@ -197,7 +197,7 @@ def train_vae(data='mnist5k', # as `train_diffusion`: 'mnist5k', a hub name, a f
               perceptual_net=None, # None: the course's digit classifier (`get_feature_extractor`); 'lpips'; or any network
               perceptual_layers=None, # with a network: names of the layers compared (`PerceptualLoss`)
               gan_weight:float=0., # weight of the adaptive-weighted PatchGAN loss (0: off)
-              disc_start:int=500, # the GAN term is off for the first `disc_start` steps
+              disc_start:float=500, # the GAN term is off for the first `disc_start` steps, or this fraction of the run if < 1 (of the steps, or of `time_budget`)
               latent_ch:int=4, nfs=(16, 32, 64), # the `VAE`
               init:AutoEncoder|None=None, # start from this trained autoencoder (its architecture: `latent_ch` and `nfs` are ignored)
               decoder_only:bool=False, # with `init`: train only the decoder, on the posterior means; encoder, latents and scale stay
@@ -207,6 +207,7 @@ def train_vae(data='mnist5k', # as `train_diffusion`: 'mnist5k', a hub name, a f
         if v <= 0: raise ValueError(f"{k} must be > 0, got {v}")
     if steps is not None and steps < 1: raise ValueError(f"steps must be >= 1, got {steps}")
     if time_budget is not None and time_budget <= 0: raise ValueError(f"time_budget must be > 0 seconds, got {time_budget}")
+    if disc_start < 0: raise ValueError(f"disc_start must be >= 0 (steps, or a fraction of the run if < 1), got {disc_start}")
     if decoder_only and init is None: raise ValueError("decoder_only fine-tunes a trained VAE's decoder: pass it as `init`")
     device = default_device() if device is None else torch.device(device)
     n_steps = steps or (10**9 if time_budget else 2000)
@@ -235,16 +236,17 @@ def train_vae(data='mnist5k', # as `train_diffusion`: 'mnist5k', a hub name, a f
             l_rec = l_mse + (perceptual_weight * ploss(rec, x).mean() if ploss is not None else 0)
             l_kl = kl(mean, logvar).mean()
             loss, lam, l_g = l_rec + kl_weight * l_kl, 0., torch.zeros(())
-            if disc is not None and step >= disc_start:
+            p = max(step / n_steps if n_steps < 10**9 else 0., (time.perf_counter() - t0) / time_budget if time_budget else 0.)   # progress through the run
+            gan_on = disc is not None and (p >= disc_start if disc_start < 1 else step >= disc_start)
+            if gan_on:
                 l_g = hinge_g_loss(disc(rec))
                 lam = adaptive_weight(l_rec, l_g, vae.last_layer)
                 loss = loss + gan_weight * lam * l_g
             if final_lr != 1:
-                p = max(step / n_steps if n_steps < 10**9 else 0., (time.perf_counter() - t0) / time_budget if time_budget else 0.)
                 for pg in opt.param_groups: pg['lr'] = lr * (final_lr + (1 - final_lr) * (1 + math.cos(math.pi * min(p, 1.))) / 2)
             opt.zero_grad(); loss.backward(); opt.step()
             l_d = 0.
-            if disc is not None and step >= disc_start:
+            if gan_on:
                 l_d = hinge_d_loss(disc(x), disc(rec.detach()))
                 d_opt.zero_grad(); l_d.backward(); d_opt.step(); l_d = l_d.item()
             hist.append(dict(mse=l_mse.item(), kl=l_kl.item(), gan=l_g.item(), lam=float(lam), d=l_d, lr=opt.param_groups[0]['lr']))

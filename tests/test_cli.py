@@ -201,14 +201,25 @@ def test_latent_train_and_sample(vae_dir, digits, tmp):
     a = np.load(tmp/'lat.npz')['images']
     assert a.shape == (5, 1, 28, 28) and a.dtype == np.uint8
 
+def test_latent_unet(vae_dir, digits, tmp):
+    "fd_train --vae with the default --arch unet: a one-level UNet on 1x1 blocks of the latents (LATENT_UNET); the VAE came with notebook 14's GAN recipe."
+    vcfg = json.loads((vae_dir/'config.json').read_text())
+    assert vcfg['losses'] == ['mse', 'kl', 'gan'] and vcfg['training']['kl_weight'] == 1e-3 and vcfg['training']['final_lr'] == 0.02
+    rc, o, e = run('fd_train', '--data', digits, '--vae', vae_dir, '--epochs', 1, '--n_samples', 4, '--out', tmp/'lat_unet', '--bs', 8, '--steps', 3, '--quiet', tmp=tmp)
+    assert rc == 0, e
+    cfg = json.loads((tmp/'lat_unet'/'config.json').read_text())
+    a = cfg['args']['net']['args']
+    assert cfg['image_shape'] == [4, 7, 7] and a['patch'] == 1 and a['nfs'] == [32] and a['n_blocks'] == 2, a
+
 def test_latent_errors(vae_dir, ckpt, tmp):
     from fastdiffusion.cli import fd_train, fd_train_vae, fd_sample
     assert 'this VAE takes images of shape (1, 28, 28), got (1, 32, 32)' in cli_error(fd_train, vae=str(vae_dir), arch='dit', size=32, n_data=8, quiet=True)
     assert 'not a VAE' in cli_error(fd_train, vae=str(ckpt), arch='dit', n_data=8, quiet=True)
-    assert "for a VAE's latents, arch='dit'" in cli_error(fd_train, vae=str(vae_dir), n_data=8, quiet=True)
+    assert "for a VAE's latents, one level as `LATENT_UNET`, or arch='dit'" in cli_error(fd_train, vae=str(vae_dir), channels='32,64', n_data=8, quiet=True)
     assert '--vae trains a generative model on latents' in cli_error(fd_train, vae=str(vae_dir), task='superres4')
     assert '--steps must be > 0' in cli_error(fd_train_vae, steps=0)
     assert '--kl_weight must be >= 0' in cli_error(fd_train_vae, kl_weight=-1.)
+    assert '--disc_start must be >= 0 and --final_lr in (0, 1]' in cli_error(fd_train_vae, final_lr=0.)
     assert 'multiple of 4' in cli_error(fd_train_vae, size=30, steps=1, n_data=8, quiet=True)
     assert 'is a model of a VAE' in cli_error(fd_sample, ckpt=str(tmp/'lat'), guide='classifier', guide_ckpt=str(ckpt), label='3')
 
