@@ -73,11 +73,11 @@ def _stated(name, dest, x, real, fe, ev, floor, vae_steps, kl, vae_dir, steps, l
     row = dict(name=name, floor=floor['fid'])
     if vae_dir: ae = AutoEncoder.load(vae_dir, device='cpu')
     else:
-        ae = train_vae(x, steps=vae_steps, kl_weight=kl, final_lr=0.02, seed=0, device='cpu', verbose=False, **(vae_kw or {}))
+        ae = train_vae(x, **{**dict(steps=vae_steps, kl_weight=kl, final_lr=0.02, seed=0, device='cpu', verbose=False), **(vae_kw or {})})
         if vae_out: ae.save(vae_out)
     tr = ae.config['training']
     row.update(vae_steps=ae.stats['steps'], vae_s=ae.stats['train_time'], kl_weight=tr['kl_weight'], scale=ae.scale,
-               vae={k: v for k, v in dict(gan_weight=tr['gan_weight'], disc_start=tr['gan_weight'] and tr['disc_start'], perceptual_weight=tr['perceptual_weight'],
+               vae={k: v for k, v in dict(seed=tr['seed'], gan_weight=tr['gan_weight'], disc_start=tr['gan_weight'] and tr['disc_start'], perceptual_weight=tr['perceptual_weight'],
                                          latent_shape=ae.latent_shape, nfs=ae.model.config['nfs']).items() if v})
     rec = ae.reconstruct(real)
     row.update(rec_fid=round(ev.fid(rec), 3), rec_confident=round(fe.confident(rec), 4))
@@ -115,7 +115,7 @@ def _stated(name, dest, x, real, fe, ev, floor, vae_steps, kl, vae_dir, steps, l
     for _ in range(3):   # interleaved, best of three: what each costs when the machine is least busy
         for k, m in (('pixel', px), ('latent', t)):
             t0 = time.perf_counter(); m.sample(500, seed=1, bs=500, labels=torch.arange(500) % 10); sp[k].append(500 / (time.perf_counter() - t0))
-            tr[k].append(throughput(m.raw_model.net, tuple(m.config['image_shape']), secs=3.))
+            tr[k].append(throughput((m.raw_model if m.learn is not None else m.model).net, tuple(m.config['image_shape']), secs=3.))   # a loaded model has no `learn`
     row['sample_img_per_s'] = {k: round(max(v), 1) for k, v in sp.items()}
     row['train_img_per_s'] = {k: round(max(v), 1) for k, v in tr.items()}
     print(row, flush=True)

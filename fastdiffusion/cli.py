@@ -155,6 +155,8 @@ def fd_train_vae(data:str=None, # as fd_train's --data
                  perceptual:float=0., # weight of the perceptual loss on the course classifier's features (notebook 12; 0: off)
                  gan:float=0.5, # weight of the PatchGAN loss, on after --disc_start (0: off; notebook 14 measures what it gains a latent model)
                  disc_start:float=0.5, # when the GAN loss starts: steps, or a fraction of the run if < 1
+                 channels:str='24,48,96', # the VAE's channels at full, half and quarter size, comma-separated (notebook 14: wider than `train_vae`'s 16,32,64 samples better)
+                 latent_ch:int=4, # latent channels
                  n_data:int=None, # train on a random subset of this many images
                  n_samples:int=32, # images (and their reconstructions) in recon.png (0: none)
                  seed:int=0, # random seed
@@ -168,13 +170,15 @@ def fd_train_vae(data:str=None, # as fd_train's --data
         _check(n_samples >= 0, f"--n_samples must be >= 0, got {n_samples}")
         _check(perceptual >= 0 and gan >= 0 and kl_weight >= 0, f"--perceptual, --gan and --kl_weight must be >= 0, got {perceptual}, {gan} and {kl_weight}")
         _check(disc_start >= 0 and 0 < final_lr <= 1, f"--disc_start must be >= 0 and --final_lr in (0, 1], got {disc_start} and {final_lr}")
+        nfs = _ints(channels)
+        _check(len(nfs) == 3 and min(nfs) > 0 and latent_ch > 0, f"--channels takes three sizes > 0 (full, half and quarter size) and --latent_ch must be > 0, got {channels!r} and {latent_ch}")
         import torch   # the heavy imports start here
         from fastdiffusion.vae import train_vae
         from fastdiffusion.data import training_dls
         from fastdiffusion.core import save_grid, from_uint8
         from fastdiffusion.crappify import psnr
         ae = train_vae(data, size=size, steps=steps, time_budget=time_budget or None, bs=bs, lr=lr, final_lr=final_lr, kl_weight=kl_weight, perceptual_weight=perceptual,
-                       gan_weight=gan, disc_start=disc_start, n_data=n_data, seed=seed, verbose=not quiet)
+                       gan_weight=gan, disc_start=disc_start, nfs=nfs, latent_ch=latent_ch, n_data=n_data, seed=seed, verbose=not quiet)
         x = from_uint8(training_dls(data, size=size, n_data=n_data, seed=seed, verbose=False).train.dataset.x[:max(n_samples, 64)])
     except _BAD_INPUT as e: _fail('fd_train_vae', e)
     path, rec = ae.save(out), ae.reconstruct(x)

@@ -205,6 +205,7 @@ def test_latent_unet(vae_dir, digits, tmp):
     "fd_train --vae with the default --arch unet: a one-level UNet on 1x1 blocks of the latents (LATENT_UNET); the VAE came with notebook 14's GAN recipe."
     vcfg = json.loads((vae_dir/'config.json').read_text())
     assert vcfg['losses'] == ['mse', 'kl', 'gan'] and vcfg['training']['kl_weight'] == 1e-3 and vcfg['training']['final_lr'] == 0.02
+    assert vcfg['args']['nfs'] == [24, 48, 96] and vcfg['training']['disc_start'] == 0.5
     rc, o, e = run('fd_train', '--data', digits, '--vae', vae_dir, '--epochs', 1, '--n_samples', 4, '--out', tmp/'lat_unet', '--bs', 8, '--steps', 3, '--quiet', tmp=tmp)
     assert rc == 0, e
     cfg = json.loads((tmp/'lat_unet'/'config.json').read_text())
@@ -220,6 +221,7 @@ def test_latent_errors(vae_dir, ckpt, tmp):
     assert '--steps must be > 0' in cli_error(fd_train_vae, steps=0)
     assert '--kl_weight must be >= 0' in cli_error(fd_train_vae, kl_weight=-1.)
     assert '--disc_start must be >= 0 and --final_lr in (0, 1]' in cli_error(fd_train_vae, final_lr=0.)
+    assert '--channels takes three sizes > 0' in cli_error(fd_train_vae, channels='16,32')
     assert 'multiple of 4' in cli_error(fd_train_vae, size=30, steps=1, n_data=8, quiet=True)
     assert 'is a model of a VAE' in cli_error(fd_sample, ckpt=str(tmp/'lat'), guide='classifier', guide_ckpt=str(ckpt), label='3')
 
