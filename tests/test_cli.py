@@ -204,7 +204,7 @@ def test_latent_train_and_sample(vae_dir, digits, tmp):
 def test_latent_unet(vae_dir, digits, tmp):
     "fd_train --vae with the default --arch unet: a one-level UNet on 1x1 blocks of the latents (LATENT_UNET); the VAE came with notebook 14's GAN recipe."
     vcfg = json.loads((vae_dir/'config.json').read_text())
-    assert vcfg['losses'] == ['mse', 'kl', 'gan'] and vcfg['training']['kl_weight'] == 1e-3 and vcfg['training']['final_lr'] == 0.02
+    assert vcfg['losses'] == ['mse', 'kl', 'gan'] and vcfg['training']['kl_weight'] == 5e-4 and vcfg['training']['final_lr'] == 0.02
     assert vcfg['args']['nfs'] == [24, 48, 96] and vcfg['training']['disc_start'] == 0.5
     rc, o, e = run('fd_train', '--data', digits, '--vae', vae_dir, '--epochs', 1, '--n_samples', 4, '--out', tmp/'lat_unet', '--bs', 8, '--steps', 3, '--quiet', tmp=tmp)
     assert rc == 0, e
