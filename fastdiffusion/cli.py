@@ -146,8 +146,8 @@ def fd_train(data:str=None, # 'mnist5k', a Hugging Face dataset name or a folder
 @call_parse
 def fd_train_vae(data:str=None, # as fd_train's --data
                  size:int=None, # resize and centre-crop images to size x size (a multiple of 4)
-                 time_budget:float=120., # seconds of training (0: no limit, train for --steps)
-                 steps:int=None, # optimiser steps (an upper bound under --time_budget; 2,000 without one)
+                 time_budget:float=600., # seconds of training, at most (0: no limit)
+                 steps:int=4000, # optimiser steps, at most: notebook 14's VAE trained for 4,000 (the LR decays over whichever limit comes first)
                  bs:int=32, # batch size
                  lr:float=1e-3, # Adam's learning rate
                  final_lr:float=0.02, # the LR at the end as a fraction of --lr (cosine decay; 1: constant)
